@@ -1,0 +1,1 @@
+"""Project package: settings, URLconfs and cross-cutting HTTP plumbing."""

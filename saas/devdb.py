@@ -1,0 +1,67 @@
+"""Print a DATABASE_URL for development: the given one, else an embedded PostgreSQL 16.
+
+`python -m saas.devdb` starts (or reuses) a PostgreSQL server under .data/postgres via the
+`pgserver` package when DATABASE_URL is unset, makes sure the database exists, and prints
+the URL for the Makefile to export. `python -m saas.devdb stop` stops the embedded server.
+"""
+
+import os
+import sys
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+DATA_DIR = Path(__file__).resolve().parent.parent / ".data" / "postgres"
+DATABASE_NAME = "saas"
+
+
+def _ensure_database(url: str) -> None:
+    """CREATE DATABASE if the URL's database does not exist yet (needs the `postgres` db)."""
+    import psycopg2
+    from psycopg2 import sql
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin_url = parts._replace(path="/postgres").geturl()
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if cursor.fetchone() is None:
+                cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    finally:
+        conn.close()
+
+
+def _embedded_server():
+    import pgserver
+
+    DATA_DIR.parent.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None: keep the server running after this process exits, so `make run`
+    # and later commands share it. get_server() reuses a server already running there.
+    return pgserver.get_server(DATA_DIR, cleanup_mode=None)
+
+
+def database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        _ensure_database(url)
+        return url
+    server = _embedded_server()
+    _ensure_database(server.get_uri(DATABASE_NAME))
+    # django-environ reads a percent-encoded path "/<socket dir>/<db>" as a Unix socket.
+    socket_dir = quote(str(server.get_postmaster_info().socket_dir), safe="")
+    return f"postgres://postgres@/{socket_dir}/{DATABASE_NAME}"
+
+
+def main(argv: list[str]) -> int:
+    if argv[1:] == ["stop"]:
+        if DATA_DIR.exists():
+            _embedded_server().cleanup()
+        return 0
+    print(database_url())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,1 @@
+"""Users (email login) and authentication tokens, in the public schema."""

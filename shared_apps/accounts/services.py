@@ -1,0 +1,44 @@
+"""Writes for users."""
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+
+from .models import User, normalize_email
+
+EMAIL_TAKEN = "A user with this email already exists."
+
+
+def user_create(*, email: str, password: str | None, full_name: str = "") -> User:
+    """Create an active user; `password=None` leaves an unusable password (set it later)."""
+    email = normalize_email(email)
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValidationError({"email": exc.messages}) from exc
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError({"email": [EMAIL_TAKEN]}, code="unique")
+    user = User(email=email, full_name=(full_name or "").strip())
+    if password is not None:
+        try:
+            validate_password(password, user=user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from exc
+    user.set_password(password)
+    try:
+        # Savepoint: a concurrent sign-up with the same email loses on the database's
+        # unique index on lower(email), and must not poison an outer transaction.
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:
+        raise ValidationError({"email": [EMAIL_TAKEN]}, code="unique") from exc
+    return user
+
+
+def user_get_or_create(*, email: str, full_name: str = "") -> tuple[User, bool]:
+    """Return the user with this email (any case), creating one without a password if needed."""
+    existing = User.objects.filter(email__iexact=normalize_email(email)).first()
+    if existing is not None:
+        return existing, False
+    return user_create(email=email, password=None, full_name=full_name), True

@@ -1,0 +1,1 @@
+"""Organizations (tenants), their domains and memberships, in the public schema."""

@@ -1,0 +1,138 @@
+"""Admin: staff onboard organizations in one form and manage memberships and activation."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html
+
+from .models import Domain, Membership, Organization
+from .services import (
+    organization_onboard,
+    organization_set_active,
+    organization_slug_check,
+    organization_url,
+)
+
+
+class OrganizationCreationForm(forms.ModelForm):
+    """Name, subdomain and first admin: everything onboarding needs, nothing it derives."""
+
+    admin_email = forms.EmailField(
+        label="First admin's email",
+        help_text="Becomes the organization's ADMIN; a user is created if none has this email.",
+    )
+
+    class Meta:
+        model = Organization
+        fields = ("name", "slug")
+        help_texts = {"slug": "The subdomain: 3-40 of a-z, 0-9 and '-', starting with a letter."}
+
+    def clean_slug(self):
+        slug = self.cleaned_data["slug"]
+        try:
+            organization_slug_check(slug=slug)
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["slug"]) from exc
+        return slug
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+    fields = ("domain", "is_primary")
+    readonly_fields = ("domain", "is_primary")
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fields = ("user", "role", "created_at")
+    readonly_fields = ("created_at",)
+    autocomplete_fields = ("user",)
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "schema_name", "is_active", "created_at", "link")
+    list_filter = ("is_active",)
+    search_fields = ("name", "slug")
+    readonly_fields = ("slug", "schema_name", "created_at", "link")
+    fields = ("name", "slug", "schema_name", "is_active", "created_at", "link")
+    actions = ("deactivate", "reactivate")
+
+    def get_queryset(self, request):
+        # The public tenant is the site itself, not a customer.
+        return super().get_queryset(request).exclude(schema_name="public")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = OrganizationCreationForm
+            kwargs["fields"] = ("name", "slug", "admin_email")
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ("name", "slug", "admin_email") if obj is None else self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def get_inlines(self, request, obj):
+        return () if obj is None else (DomainInline, MembershipInline)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # New organizations go through the same onboarding service as the API and the
+        # command; the admin then logs and redirects using the created row's identity.
+        organization, admin_user, created = organization_onboard(
+            name=form.cleaned_data["name"],
+            slug=form.cleaned_data["slug"],
+            admin_email=form.cleaned_data["admin_email"],
+        )
+        obj.pk = organization.pk
+        obj.schema_name = organization.schema_name
+        obj.created_at = organization.created_at
+        obj._state.adding = False
+        if created:
+            self.message_user(
+                request,
+                f"Created user {admin_user.email} without a password: set one from the user's page.",
+                messages.WARNING,
+            )
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting would orphan a schema full of data; deactivate instead.
+        return False
+
+    @admin.display(description="URL")
+    def link(self, obj):
+        if not obj.pk:
+            return "-"
+        url = organization_url(obj)
+        return format_html('<a href="{}">{}</a>', url, url)
+
+    @admin.action(description="Deactivate selected organizations (subdomain goes offline, data kept)")
+    def deactivate(self, request, queryset):
+        for organization in queryset:
+            organization_set_active(organization=organization, is_active=False)
+        self.message_user(request, f"Deactivated {queryset.count()} organization(s).")
+
+    @admin.action(description="Reactivate selected organizations")
+    def reactivate(self, request, queryset):
+        for organization in queryset:
+            organization_set_active(organization=organization, is_active=True)
+        self.message_user(request, f"Reactivated {queryset.count()} organization(s).")
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "organization", "role", "created_at")
+    list_filter = ("role", "organization")
+    search_fields = ("user__email", "organization__slug", "organization__name")
+    autocomplete_fields = ("user", "organization")
+    list_select_related = ("user", "organization")

@@ -1,0 +1,99 @@
+"""Organization (a tenant with its own schema), its Domain, and Membership with a role."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Now
+from django_tenants.models import DomainMixin, TenantMixin
+
+from .slugs import SCHEMA_NAME_PATTERN, SLUG_MAX_LENGTH, SLUG_PATTERN, validate_slug
+
+
+class Organization(TenantMixin):
+    """A customer organization; its projects and tasks live in `schema_name`."""
+
+    # The onboarding service creates the schema inside its own transaction, so a failure
+    # anywhere rolls back row, schema and domain together (TenantMixin.save() would commit
+    # the row first and clean up by hand).
+    auto_create_schema = False
+    # Deactivate, never drop: data is kept until someone decides otherwise.
+    auto_drop_schema = False
+
+    name = models.CharField(max_length=150)
+    slug = models.CharField(max_length=SLUG_MAX_LENGTH, unique=True, validators=[validate_slug])
+    is_active = models.BooleanField(
+        default=True, help_text="Inactive organizations' subdomains answer 404; data is kept."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            # The public tenant keeps schema "public"; every other schema is derived from the slug.
+            models.CheckConstraint(
+                condition=models.Q(slug__regex=SLUG_PATTERN),
+                name="organizations_org_slug_format",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(schema_name="public") | models.Q(schema_name__regex=SCHEMA_NAME_PATTERN),
+                name="organizations_org_schema_name_format",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.slug})"
+
+    @property
+    def is_public(self) -> bool:
+        return self.schema_name == "public"
+
+    @property
+    def domain(self) -> str:
+        return f"{self.slug}.{settings.BASE_DOMAIN}"
+
+
+class Domain(DomainMixin):
+    """A host name routed to an organization's schema."""
+
+    class Meta:
+        ordering = ["domain"]
+
+
+class Role(models.TextChoices):
+    """What a member may do inside an organization (enforced in saas.permissions)."""
+
+    ADMIN = "ADMIN", "Admin"
+    MANAGER = "MANAGER", "Manager"
+    MEMBER = "MEMBER", "Member"
+
+
+class Membership(models.Model):
+    """A user's role in one organization; the only link between users and organizations."""
+
+    Role = Role
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="memberships"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organization"],
+                name="organizations_membership_unique_user_org",
+                violation_error_message="This user is already a member of the organization.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values),
+                name="organizations_membership_role_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "role"], name="org_membership_org_role")]
+
+    def __str__(self):
+        return f"{self.user} is {self.role} of {self.organization.slug}"

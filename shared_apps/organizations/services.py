@@ -1,0 +1,181 @@
+"""Writes for organizations: onboarding (row + schema + domain + first admin) and status."""
+
+import logging
+import zlib
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django_tenants.utils import schema_exists
+
+from shared_apps.accounts.models import User
+from shared_apps.accounts.services import user_get_or_create
+
+from .models import Domain, Membership, Organization, Role
+from .slugs import schema_name_for, validate_slug
+
+logger = logging.getLogger(__name__)
+
+SLUG_TAKEN = "This subdomain is already taken."
+NAME_REQUIRED = "Give the organization a name."
+NAME_MAX_LENGTH = Organization._meta.get_field("name").max_length
+
+
+def _validate_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": [NAME_REQUIRED]}, code="required")
+    if len(name) > NAME_MAX_LENGTH:
+        raise ValidationError(
+            {"name": [f"Use at most {NAME_MAX_LENGTH} characters."]}, code="max_length"
+        )
+    return name
+
+
+def _lock_slug(slug: str) -> None:
+    """Serialize onboarding of one slug until this transaction ends.
+
+    The unique constraints alone would let two requests both pass the "is it free?" check,
+    and the loser would only fail after building a whole schema.
+    """
+    key = zlib.crc32(f"organization-slug:{slug}".encode())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def organization_slug_check(*, slug: str) -> str:
+    """Validate `slug` and that it is free; return its schema name. Raises ValidationError."""
+    try:
+        validate_slug(slug)
+        schema_name = schema_name_for(slug)
+    except ValidationError as exc:
+        raise ValidationError({"slug": exc.messages}) from exc
+    if Organization.objects.filter(slug=slug).exists() or schema_exists(schema_name):
+        raise ValidationError({"slug": [SLUG_TAKEN]}, code="unique")
+    return schema_name
+
+
+@transaction.atomic
+def organization_create(*, name: str, slug: str, admin: User) -> Organization:
+    """Provision an organization: row, schema with every tenant table, domain, first ADMIN.
+
+    All of it happens in one transaction (PostgreSQL DDL is transactional): if any step
+    fails, no row, schema, domain or membership is left behind.
+    """
+    name = _validate_name(name)
+    if not isinstance(slug, str):
+        raise ValidationError({"slug": ["Choose a subdomain."]}, code="required")
+    _lock_slug(slug)
+    schema_name = organization_slug_check(slug=slug)
+    if not admin.is_active:
+        raise ValidationError("An inactive user cannot administer an organization.")
+
+    organization = Organization(name=name, slug=slug, schema_name=schema_name)
+    try:
+        with transaction.atomic():
+            organization.save()
+    except IntegrityError as exc:  # lost a race that bypassed the lock (e.g. raw inserts)
+        raise ValidationError({"slug": [SLUG_TAKEN]}, code="unique") from exc
+    organization.create_schema(check_if_exists=False, verbosity=0)
+    Domain.objects.create(domain=organization.domain, tenant=organization, is_primary=True)
+    Membership.objects.create(user=admin, organization=organization, role=Role.ADMIN)
+    logger.info("Provisioned organization %s in schema %s", slug, schema_name)
+    return organization
+
+
+@transaction.atomic
+def organization_onboard(*, name: str, slug: str, admin_email: str) -> tuple[Organization, User, bool]:
+    """Onboard from the admin or the command line: find or create the first admin by email.
+
+    Returns (organization, admin user, whether the user was created).
+    """
+    # Check the organization first so a bad slug never creates a stray user.
+    _validate_name(name)
+    organization_slug_check(slug=slug)
+    try:
+        admin, created = user_get_or_create(email=admin_email)
+    except ValidationError as exc:
+        raise ValidationError({"admin_email": exc.message_dict.get("email", exc.messages)}) from exc
+    organization = organization_create(name=name, slug=slug, admin=admin)
+    return organization, admin, created
+
+
+def organization_set_active(*, organization: Organization, is_active: bool) -> Organization:
+    """Take an organization's subdomain offline (or back online); its schema is kept."""
+    if organization.is_public:
+        raise ValidationError("The public site cannot be deactivated.")
+    organization.is_active = is_active
+    organization.save(update_fields=["is_active"])
+    return organization
+
+
+def site_url(host: str) -> str:
+    """The base URL of `host` as a person would type it (scheme and port from settings)."""
+    port = f":{settings.SITE_PORT}" if settings.SITE_PORT else ""
+    return f"{settings.SITE_SCHEME}://{host}{port}/"
+
+
+def organization_url(organization: Organization) -> str:
+    """The organization's base URL, e.g. http://acme.localhost:8000/."""
+    return site_url(organization.domain)
+
+
+# --- Memberships --------------------------------------------------------------------------
+
+ALREADY_MEMBER = "This user is already a member of the organization."
+LAST_ADMIN = "An organization needs at least one ADMIN: promote someone else first."
+NO_SUCH_USER = "No user has this email. They need to sign up first."
+
+
+def _lock_organization(organization: Organization) -> None:
+    """Serialize membership changes per organization, so two concurrent demotions cannot
+    both see "another ADMIN remains" and leave none."""
+    Organization.objects.select_for_update().filter(pk=organization.pk).exists()
+
+
+def _ensure_admin_remains(membership: Membership) -> None:
+    others = Membership.objects.filter(
+        organization_id=membership.organization_id, role=Role.ADMIN
+    ).exclude(pk=membership.pk)
+    if membership.role == Role.ADMIN and not others.exists():
+        raise ValidationError(LAST_ADMIN, code="last_admin")
+
+
+@transaction.atomic
+def membership_create(*, organization: Organization, email: str, role: str) -> Membership:
+    """Add an existing user (by email, any case) to the organization with `role`."""
+    if role not in Role.values:
+        raise ValidationError({"role": [f'"{role}" is not a valid role.']}, code="invalid")
+    user = User.objects.filter(email__iexact=(email or "").strip()).first()
+    if user is None or not user.is_active:
+        raise ValidationError({"email": [NO_SUCH_USER]}, code="not_found")
+    _lock_organization(organization)
+    if Membership.objects.filter(organization=organization, user=user).exists():
+        raise ValidationError({"email": [ALREADY_MEMBER]}, code="unique")
+    return Membership.objects.create(organization=organization, user=user, role=role)
+
+
+@transaction.atomic
+def membership_change_role(*, membership: Membership, role: str) -> Membership:
+    """Change a member's role; the last ADMIN cannot be demoted."""
+    if role not in Role.values:
+        raise ValidationError({"role": [f'"{role}" is not a valid role.']}, code="invalid")
+    _lock_organization(membership.organization)
+    membership.refresh_from_db(fields=["role"])
+    if role != Role.ADMIN:
+        _ensure_admin_remains(membership)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_delete(*, membership: Membership) -> None:
+    """Remove a member (or let them leave); the last ADMIN cannot go.
+
+    Tasks keep their creator and assignees: those rows point at the user, who stays.
+    """
+    _lock_organization(membership.organization)
+    membership.refresh_from_db(fields=["role"])
+    _ensure_admin_remains(membership)
+    membership.delete()

@@ -1,0 +1,1 @@
+"""Projects: the containers of tasks inside one organization's schema."""

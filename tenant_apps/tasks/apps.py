@@ -1,0 +1,9 @@
+"""App config for tasks."""
+
+from django.apps import AppConfig
+
+
+class TasksConfig(AppConfig):
+    name = "tenant_apps.tasks"
+    label = "tasks"
+    verbose_name = "Tasks"

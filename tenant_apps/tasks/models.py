@@ -1,0 +1,72 @@
+"""Task: a unit of work with status, priority, due date, creator and assignees."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Status(models.TextChoices):
+    NEW = "NEW", "New"
+    IN_PROGRESS = "IN_PROGRESS", "In progress"
+    DONE = "DONE", "Done"
+
+
+class Priority(models.TextChoices):
+    LOW = "LOW", "Low"
+    MEDIUM = "MEDIUM", "Medium"
+    HIGH = "HIGH", "High"
+
+
+class Task(models.Model):
+    """A task in one project of the current organization."""
+
+    Status = Status
+    Priority = Priority
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="tasks")
+    title = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.MEDIUM)
+    due_date = models.DateField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    assignees = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="+", blank=True, db_table="tasks_task_assignees"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Severity as a number (HIGH=3 > MEDIUM=2 > LOW=1), kept by PostgreSQL itself, so
+    # "order by priority" is by severity, not alphabetical, and can use an index.
+    priority_rank = models.GeneratedField(
+        expression=models.Case(
+            models.When(priority=Priority.HIGH, then=models.Value(3)),
+            models.When(priority=Priority.MEDIUM, then=models.Value(2)),
+            default=models.Value(1),
+        ),
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=Status.values),
+                name="tasks_task_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(priority__in=Priority.values),
+                name="tasks_task_priority_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "status"], name="tasks_project_status"),
+            models.Index(fields=["due_date"], name="tasks_due_date"),
+            # The default listing (newest first) pages by (created_at, id).
+            models.Index(fields=["-created_at", "-id"], name="tasks_created_id"),
+            models.Index(fields=["priority_rank", "id"], name="tasks_priority_rank_id"),
+        ]
+
+    def __str__(self):
+        return self.title
