@@ -1,11 +1,196 @@
-"""Cursor pagination: stable pages under concurrent inserts and no COUNT(*) per page."""
+"""Keyset (cursor) pagination over (sort key, id): stable under inserts, no COUNT(*), no OFFSET.
 
-from rest_framework import pagination
+DRF's CursorPagination positions on the first ordering field only and breaks ties with an
+offset, so with a low-cardinality key (priority, due date) pages shift when rows are added
+and deep pages scan. Here the cursor holds the last row's (key, id) and the next page is
+`WHERE (key, id) > (k, i)` in the chosen direction, which an index on (key, id) serves.
+"""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+
+from django.db.models import Expression, F, Q, QuerySet
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+SORT_ALIAS = "_sort_key"
 
 
-class CursorPagination(pagination.CursorPagination):
+@dataclass(frozen=True)
+class Ordering:
+    """A public ordering name and the expressions that sort by it (ascending, descending)."""
+
+    asc: Expression
+    desc: Expression | None = None  # when NULLs must sort differently going down
+
+    @classmethod
+    def field(cls, name: str) -> "Ordering":
+        return cls(asc=F(name))
+
+
+DEFAULT_ORDERINGS = {"created_at": Ordering.field("created_at")}
+DEFAULT_ORDERING = "-created_at"
+
+
+class KeysetPagination(BasePagination):
+    """`?ordering=<name>|-<name>&page_size=N&cursor=...` -> `{next, previous, results}`.
+
+    Views declare `orderings = {"created_at": Ordering.field("created_at"), ...}` and
+    `default_ordering = "-created_at"`; ties are always broken by id, in the same direction.
+    """
+
     page_size = 50
-    page_size_query_param = "page_size"
     max_page_size = 200
-    # Newest first; the id breaks ties so no row is skipped or repeated between pages.
-    ordering = ("-created_at", "-id")
+    page_size_query_param = "page_size"
+    cursor_query_param = "cursor"
+    ordering_query_param = "ordering"
+
+    def paginate_queryset(self, queryset: QuerySet, request, view=None):
+        self.request = request
+        self.base_url = request.build_absolute_uri()
+        self.page_size = self.get_page_size(request)
+        cursor = self._decode_cursor(request)
+        orderings = self._orderings(view)
+        name, descending = self._ordering(request, view, cursor)
+        spec = orderings[name]
+        key = spec.desc if descending and spec.desc is not None else spec.asc
+        backwards = bool(cursor and cursor["back"])
+
+        # Walking backwards = walking forwards in the opposite direction, then reversing.
+        going_down = descending != backwards
+        queryset = queryset.annotate(**{SORT_ALIAS: key})
+        if cursor is not None:
+            after = Q(**{f"{SORT_ALIAS}__{'lt' if going_down else 'gt'}": cursor["key"]}) | Q(
+                **{SORT_ALIAS: cursor["key"], f"id__{'lt' if going_down else 'gt'}": cursor["id"]}
+            )
+            queryset = queryset.filter(after)
+        prefix = "-" if going_down else ""
+        queryset = queryset.order_by(f"{prefix}{SORT_ALIAS}", f"{prefix}id")
+
+        rows = list(queryset[: self.page_size + 1])
+        has_more = len(rows) > self.page_size
+        rows = rows[: self.page_size]
+        if backwards:
+            rows.reverse()
+        self.page = rows
+        # Forward: a next page if more rows followed; a previous one if we came from a cursor.
+        self.has_next = has_more if not backwards else cursor is not None
+        self.has_previous = cursor is not None if not backwards else has_more
+        self.ordering_name = ("-" if descending else "") + name
+        return rows
+
+    def get_paginated_response(self, data):
+        return Response(
+            {"next": self.get_next_link(), "previous": self.get_previous_link(), "results": data}
+        )
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "next": {"type": "string", "nullable": True, "format": "uri"},
+                "previous": {"type": "string", "nullable": True, "format": "uri"},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        names = sorted(self._orderings(view))
+        return [
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Opaque cursor from a previous page's `next` or `previous`.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Results per page (default {self.page_size}, at most {self.max_page_size}).",
+                "schema": {"type": "integer"},
+            },
+            {
+                "name": self.ordering_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"One of {', '.join(names)}, or with '-' for descending. "
+                f"Default {getattr(view, 'default_ordering', DEFAULT_ORDERING)}.",
+                "schema": {"type": "string", "enum": [*names, *(f"-{n}" for n in names)]},
+            },
+        ]
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            raise ValidationError({self.page_size_query_param: ["Enter a whole number."]})
+        if size < 1:
+            raise ValidationError({self.page_size_query_param: ["Must be at least 1."]})
+        return min(size, self.max_page_size)
+
+    @staticmethod
+    def _orderings(view) -> dict[str, Ordering]:
+        return getattr(view, "orderings", DEFAULT_ORDERINGS)
+
+    def _ordering(self, request, view, cursor: dict | None) -> tuple[str, bool]:
+        requested = request.query_params.get(self.ordering_query_param)
+        if cursor and requested and requested != cursor["ordering"]:
+            raise ValidationError({self.cursor_query_param: ["This cursor belongs to another ordering."]})
+        raw = requested or (cursor and cursor["ordering"]) or getattr(view, "default_ordering", DEFAULT_ORDERING)
+        descending = raw.startswith("-")
+        name = raw.removeprefix("-")
+        orderings = self._orderings(view)
+        if name not in orderings:
+            allowed = ", ".join(sorted(orderings))
+            raise ValidationError(
+                {self.ordering_query_param: [f'Unknown ordering "{raw}". Use one of: {allowed} (prefix - for descending).']}
+            )
+        return name, descending
+
+    def _decode_cursor(self, request) -> dict | None:
+        raw = request.query_params.get(self.cursor_query_param)
+        if not raw:
+            return None
+        try:
+            data = json.loads(base64.urlsafe_b64decode(raw.encode()).decode())
+            cursor = {"key": data["k"], "id": int(data["i"]), "back": bool(data["b"]),
+                      "ordering": str(data["o"])}
+        except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+            raise ValidationError({self.cursor_query_param: ["Invalid cursor."]})
+        return cursor
+
+    def _encode_cursor(self, row, back: bool) -> str:
+        key = getattr(row, SORT_ALIAS)
+        if hasattr(key, "isoformat"):
+            key = key.isoformat()
+        payload = {"k": key, "i": row.pk, "b": back, "o": self.ordering_name}
+        return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
+
+    def _link(self, row, back: bool) -> str:
+        url = replace_query_param(self.base_url, self.cursor_query_param, self._encode_cursor(row, back))
+        return replace_query_param(url, self.ordering_query_param, self.ordering_name)
+
+    def get_next_link(self) -> str | None:
+        if not self.has_next or not self.page:
+            return None
+        return self._link(self.page[-1], back=False)
+
+    def get_previous_link(self) -> str | None:
+        if not self.has_previous:
+            return None
+        if not self.page:
+            return remove_query_param(self.base_url, self.cursor_query_param)
+        return self._link(self.page[0], back=True)
+

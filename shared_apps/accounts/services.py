@@ -42,3 +42,18 @@ def user_get_or_create(*, email: str, full_name: str = "") -> tuple[User, bool]:
     if existing is not None:
         return existing, False
     return user_create(email=email, password=None, full_name=full_name), True
+
+
+def token_create(*, user: User):
+    """Issue a new API token for `user`: returns (stored token row, raw token).
+
+    Only a hash of the token is stored; the raw value is shown once, to the caller.
+    """
+    from knox.models import AuthToken
+
+    return AuthToken.objects.create(user=user)
+
+
+def token_revoke(*, token) -> None:
+    """Revoke one token (logout)."""
+    token.delete()

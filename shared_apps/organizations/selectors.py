@@ -26,3 +26,8 @@ def membership_role(*, user: User, organization: Organization) -> Role | None:
         .first()
     )
     return Role(role) if role else None
+
+
+def membership_list(*, organization: Organization) -> QuerySet[Membership]:
+    """Members of one organization, with their users loaded."""
+    return Membership.objects.filter(organization=organization).select_related("user", "organization")

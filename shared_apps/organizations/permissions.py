@@ -1,0 +1,81 @@
+"""Role permissions, in one place. Every tenant endpoint requires membership of request.tenant:
+a token is valid on every subdomain, so membership, not authentication, is the gate."""
+
+from rest_framework.permissions import BasePermission, IsAuthenticated
+
+from .models import Role
+from .selectors import membership_role
+
+MANAGING_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
+
+
+def request_role(request) -> Role | None:
+    """The user's role in the request's organization (None: not a member), looked up once."""
+    if not hasattr(request, "_organization_role"):
+        organization = getattr(request, "tenant", None)
+        if organization is None or getattr(organization, "is_public", True):
+            role = None
+        else:
+            role = membership_role(user=request.user, organization=organization)
+        request._organization_role = role
+    return request._organization_role
+
+
+class IsOrgMember(BasePermission):
+    """Allows any member (ADMIN, MANAGER, MEMBER) of the request's organization."""
+
+    def has_permission(self, request, view):
+        return request_role(request) is not None
+
+
+class IsOrgManager(BasePermission):
+    """Allows ADMIN and MANAGER members of the request's organization."""
+
+    def has_permission(self, request, view):
+        return request_role(request) in MANAGING_ROLES
+
+
+class IsOrgAdmin(BasePermission):
+    """Allows ADMIN members of the request's organization."""
+
+    def has_permission(self, request, view):
+        return request_role(request) == Role.ADMIN
+
+
+class IsOwnMembership(BasePermission):
+    """Allows members to act on their own membership (leaving the organization)."""
+
+    def has_permission(self, request, view):
+        return request_role(request) is not None
+
+    def has_object_permission(self, request, view, obj):
+        return obj.user_id == request.user.id
+
+
+class IsAssigneeChangingStatusOnly(BasePermission):
+    """Allows a MEMBER to PATCH only `status`, and only on tasks assigned to them."""
+
+    def has_permission(self, request, view):
+        return (
+            request.method == "PATCH"
+            and request_role(request) is not None
+            and isinstance(request.data, dict)
+            and set(request.data) == {"status"}
+        )
+
+    def has_object_permission(self, request, view, obj):
+        return any(user.id == request.user.id for user in obj.assignees.all())
+
+
+class ActionPermissionsMixin:
+    """Views list `action_permissions = {action: [permission classes, ...]}`; the classes of
+    one action are OR-ed, and authentication is always required first."""
+
+    action_permissions: dict[str, list[type[BasePermission]]] = {}
+
+    def get_permissions(self):
+        classes = self.action_permissions.get(self.action, [IsOrgAdmin])
+        combined = classes[0]
+        for cls in classes[1:]:
+            combined = combined | cls
+        return [IsAuthenticated(), combined()]
