@@ -1,6 +1,9 @@
 """Session set-up (test database + two organizations, created once) and shared fixtures."""
 
+import os
+
 import pytest
+from django.conf import settings
 from django.db import connection
 from django_tenants.utils import schema_exists
 
@@ -11,6 +14,13 @@ from .factories import client_for, make_member, make_user
 
 TEST_ORGANIZATIONS = {"acme": "Acme Corp", "globex": "Globex Corporation"}
 FOUNDER_EMAIL = "founder-{slug}@test.example.com"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """Each test run gets its own database, so runs sharing one server never collide."""
+    database = settings.DATABASES["default"]
+    database.setdefault("TEST", {})["NAME"] = f"test_{database['NAME']}_{os.getpid()}"
 
 
 @pytest.fixture(scope="session")

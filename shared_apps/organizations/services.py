@@ -6,7 +6,7 @@ import zlib
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django_tenants.utils import schema_exists
+from django_tenants.utils import schema_exists, tenant_context
 
 from shared_apps.accounts.models import User
 from shared_apps.accounts.services import user_get_or_create
@@ -173,9 +173,15 @@ def membership_change_role(*, membership: Membership, role: str) -> Membership:
 def membership_delete(*, membership: Membership) -> None:
     """Remove a member (or let them leave); the last ADMIN cannot go.
 
-    Tasks keep their creator and assignees: those rows point at the user, who stays.
+    Their task assignments in this organization end with the membership (assignees must be
+    members); tasks they created keep them as creator, since the user row stays.
     """
-    _lock_organization(membership.organization)
+    from tenant_apps.tasks.services import task_unassign_user  # tenant app, used in its schema
+
+    organization = membership.organization
+    _lock_organization(organization)
     membership.refresh_from_db(fields=["role"])
     _ensure_admin_remains(membership)
+    with tenant_context(organization):
+        task_unassign_user(user_id=membership.user_id)
     membership.delete()

@@ -84,3 +84,9 @@ def task_update(*, organization: Organization, task: Task, data: dict) -> Task:
 def task_delete(*, task: Task) -> None:
     """Delete a task and its assignments."""
     task.delete()
+
+
+def task_unassign_user(*, user_id: int) -> int:
+    """Remove one user from every task of the current organization; returns how many."""
+    deleted, _ = Task.assignees.through.objects.filter(user_id=user_id).delete()
+    return deleted
