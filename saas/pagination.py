@@ -135,7 +135,7 @@ class KeysetPagination(BasePagination):
         try:
             size = int(raw)
         except ValueError:
-            raise ValidationError({self.page_size_query_param: ["Enter a whole number."]})
+            raise ValidationError({self.page_size_query_param: ["Enter a whole number."]}) from None
         if size < 1:
             raise ValidationError({self.page_size_query_param: ["Must be at least 1."]})
         return min(size, self.max_page_size)
@@ -147,15 +147,25 @@ class KeysetPagination(BasePagination):
     def _ordering(self, request, view, cursor: dict | None) -> tuple[str, bool]:
         requested = request.query_params.get(self.ordering_query_param)
         if cursor and requested and requested != cursor["ordering"]:
-            raise ValidationError({self.cursor_query_param: ["This cursor belongs to another ordering."]})
-        raw = requested or (cursor and cursor["ordering"]) or getattr(view, "default_ordering", DEFAULT_ORDERING)
+            raise ValidationError(
+                {self.cursor_query_param: ["This cursor belongs to another ordering."]}
+            )
+        raw = (
+            requested
+            or (cursor and cursor["ordering"])
+            or getattr(view, "default_ordering", DEFAULT_ORDERING)
+        )
         descending = raw.startswith("-")
         name = raw.removeprefix("-")
         orderings = self._orderings(view)
         if name not in orderings:
             allowed = ", ".join(sorted(orderings))
             raise ValidationError(
-                {self.ordering_query_param: [f'Unknown ordering "{raw}". Use one of: {allowed} (prefix - for descending).']}
+                {
+                    self.ordering_query_param: [
+                        f'Unknown ordering "{raw}". Use one of: {allowed} (prefix - for descending).'
+                    ]
+                }
             )
         return name, descending
 
@@ -165,10 +175,14 @@ class KeysetPagination(BasePagination):
             return None
         try:
             data = json.loads(base64.urlsafe_b64decode(raw.encode()).decode())
-            cursor = {"key": data["k"], "id": int(data["i"]), "back": bool(data["b"]),
-                      "ordering": str(data["o"])}
+            cursor = {
+                "key": data["k"],
+                "id": int(data["i"]),
+                "back": bool(data["b"]),
+                "ordering": str(data["o"]),
+            }
         except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
-            raise ValidationError({self.cursor_query_param: ["Invalid cursor."]})
+            raise ValidationError({self.cursor_query_param: ["Invalid cursor."]}) from None
         return cursor
 
     def _encode_cursor(self, row, back: bool) -> str:
@@ -176,10 +190,14 @@ class KeysetPagination(BasePagination):
         if hasattr(key, "isoformat"):
             key = key.isoformat()
         payload = {"k": key, "i": row.pk, "b": back, "o": self.ordering_name}
-        return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
+        return base64.urlsafe_b64encode(
+            json.dumps(payload, separators=(",", ":")).encode()
+        ).decode()
 
     def _link(self, row, back: bool) -> str:
-        url = replace_query_param(self.base_url, self.cursor_query_param, self._encode_cursor(row, back))
+        url = replace_query_param(
+            self.base_url, self.cursor_query_param, self._encode_cursor(row, back)
+        )
         return replace_query_param(url, self.ordering_query_param, self.ordering_name)
 
     def get_next_link(self) -> str | None:
@@ -193,4 +211,3 @@ class KeysetPagination(BasePagination):
         if not self.page:
             return remove_query_param(self.base_url, self.cursor_query_param)
         return self._link(self.page[0], back=True)
-

@@ -213,7 +213,9 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Security (production behind a TLS-terminating proxy) ---------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG and SITE_SCHEME == "https")
+SESSION_COOKIE_SECURE = env.bool(
+    "SESSION_COOKIE_SECURE", default=not DEBUG and SITE_SCHEME == "https"
+)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # --- Logging ------------------------------------------------------------------------------

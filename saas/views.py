@@ -21,4 +21,6 @@ def bad_request(request, exception=None):
 
 
 def permission_denied(request, exception=None):
-    return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
+    return JsonResponse(
+        {"detail": "You do not have permission to perform this action."}, status=403
+    )

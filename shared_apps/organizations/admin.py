@@ -116,7 +116,9 @@ class OrganizationAdmin(admin.ModelAdmin):
         url = organization_url(obj)
         return format_html('<a href="{}">{}</a>', url, url)
 
-    @admin.action(description="Deactivate selected organizations (subdomain goes offline, data kept)")
+    @admin.action(
+        description="Deactivate selected organizations (subdomain goes offline, data kept)"
+    )
     def deactivate(self, request, queryset):
         for organization in queryset:
             organization_set_active(organization=organization, is_active=False)

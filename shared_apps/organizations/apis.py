@@ -15,7 +15,12 @@ from .serializers import (
     MyOrganizationSerializer,
     OrganizationCreateSerializer,
 )
-from .services import membership_change_role, membership_create, membership_delete, organization_create
+from .services import (
+    membership_change_role,
+    membership_create,
+    membership_delete,
+    organization_create,
+)
 
 
 class OrganizationViewSet(viewsets.GenericViewSet):

@@ -34,7 +34,8 @@ class Organization(TenantMixin):
                 name="organizations_org_slug_format",
             ),
             models.CheckConstraint(
-                condition=models.Q(schema_name="public") | models.Q(schema_name__regex=SCHEMA_NAME_PATTERN),
+                condition=models.Q(schema_name="public")
+                | models.Q(schema_name__regex=SCHEMA_NAME_PATTERN),
                 name="organizations_org_schema_name_format",
             ),
         ]

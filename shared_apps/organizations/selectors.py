@@ -30,4 +30,6 @@ def membership_role(*, user: User, organization: Organization) -> Role | None:
 
 def membership_list(*, organization: Organization) -> QuerySet[Membership]:
     """Members of one organization, with their users loaded."""
-    return Membership.objects.filter(organization=organization).select_related("user", "organization")
+    return Membership.objects.filter(organization=organization).select_related(
+        "user", "organization"
+    )

@@ -84,7 +84,9 @@ def organization_create(*, name: str, slug: str, admin: User) -> Organization:
 
 
 @transaction.atomic
-def organization_onboard(*, name: str, slug: str, admin_email: str) -> tuple[Organization, User, bool]:
+def organization_onboard(
+    *, name: str, slug: str, admin_email: str
+) -> tuple[Organization, User, bool]:
     """Onboard from the admin or the command line: find or create the first admin by email.
 
     Returns (organization, admin user, whether the user was created).

@@ -4,7 +4,12 @@ from rest_framework import status, viewsets
 from rest_framework.response import Response
 
 from saas.pagination import Ordering
-from shared_apps.organizations.permissions import ActionPermissionsMixin, IsOrgAdmin, IsOrgManager, IsOrgMember
+from shared_apps.organizations.permissions import (
+    ActionPermissionsMixin,
+    IsOrgAdmin,
+    IsOrgManager,
+    IsOrgMember,
+)
 
 from .selectors import project_list
 from .serializers import ProjectSerializer

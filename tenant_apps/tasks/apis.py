@@ -64,7 +64,9 @@ class TaskViewSet(ActionPermissionsMixin, viewsets.ModelViewSet):
     def create(self, request):
         serializer = TaskWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        task = task_create(organization=request.tenant, created_by=request.user, **serializer.validated_data)
+        task = task_create(
+            organization=request.tenant, created_by=request.user, **serializer.validated_data
+        )
         return self._respond(task, status.HTTP_201_CREATED)
 
     def update(self, request, pk=None, partial=False):

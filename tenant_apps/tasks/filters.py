@@ -25,7 +25,7 @@ class AssigneeField(forms.CharField):
         try:
             user_id = int(value)
         except (TypeError, ValueError):
-            raise ValidationError('Enter a user id or "me".', code="invalid")
+            raise ValidationError('Enter a user id or "me".', code="invalid") from None
         if user_id < 1:
             raise ValidationError('Enter a user id or "me".', code="invalid")
         return user_id

@@ -19,8 +19,17 @@ class TaskSerializer(serializers.ModelSerializer):
     class Meta:
         model = Task
         fields = (
-            "id", "project", "title", "description", "status", "priority", "due_date",
-            "created_by", "assignees", "created_at", "updated_at",
+            "id",
+            "project",
+            "title",
+            "description",
+            "status",
+            "priority",
+            "due_date",
+            "created_by",
+            "assignees",
+            "created_at",
+            "updated_at",
         )
         read_only_fields = fields
 

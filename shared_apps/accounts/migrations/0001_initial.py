@@ -2,8 +2,9 @@
 
 import django.db.models.functions.text
 import django.utils.timezone
-import shared_apps.accounts.models
 from django.db import migrations, models
+
+import shared_apps.accounts.models
 
 
 class Migration(migrations.Migration):

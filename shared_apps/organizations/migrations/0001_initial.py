@@ -3,9 +3,10 @@
 import django.db.models.deletion
 import django.db.models.functions.datetime
 import django_tenants.postgresql_backend.base
-import shared_apps.organizations.slugs
 from django.conf import settings
 from django.db import migrations, models
+
+import shared_apps.organizations.slugs
 
 
 class Migration(migrations.Migration):

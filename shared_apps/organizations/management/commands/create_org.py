@@ -23,7 +23,9 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise CommandError("; ".join(_flatten(exc))) from exc
-        self.stdout.write(self.style.SUCCESS(f"Created {organization.name} in schema {organization.schema_name}"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Created {organization.name} in schema {organization.schema_name}")
+        )
         self.stdout.write(f"URL: {organization_url(organization)}")
         if created:
             self.stdout.write(

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -10,8 +11,6 @@ from django_tenants.utils import tenant_context
 from shared_apps.accounts.models import User
 from shared_apps.accounts.services import user_create
 from shared_apps.organizations.models import Membership, Organization, Role
-from django.conf import settings
-
 from shared_apps.organizations.services import organization_create, organization_url, site_url
 from tenant_apps.projects.models import Project
 from tenant_apps.projects.services import project_create
@@ -90,7 +89,9 @@ class Command(BaseCommand):
         for name in names:
             if Project.objects.filter(name=name).exists():
                 continue
-            project = project_create(name=name, description=f"Demo project: {name}", created_by=admin)
+            project = project_create(
+                name=name, description=f"Demo project: {name}", created_by=admin
+            )
             for index, (title, status, priority, due_in) in enumerate(TASKS):
                 task_create(
                     organization=organization,
