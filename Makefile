@@ -17,7 +17,7 @@ export PYTHONWARNINGS ?= ignore::UserWarning:platformdirs.api
 # Resolves DATABASE_URL: the one given, else the embedded server's (started on demand).
 WITH_DB = DATABASE_URL="$$($(BIN)/python -m saas.devdb)" && export DATABASE_URL &&
 
-.PHONY: install run test migrate demo check db-stop clean
+.PHONY: install run test lint migrate demo check db-stop clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,9 @@ test: $(STAMP)
 	  $(BIN)/python manage.py migrate_schemas --noinput && \
 	  $(BIN)/python manage.py seed_demo && \
 	  $(BIN)/python -m pytest $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 check: $(STAMP)
 	$(WITH_DB) $(BIN)/python manage.py check && \
