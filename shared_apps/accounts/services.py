@@ -8,18 +8,25 @@ from django.db import IntegrityError, transaction
 from .models import User, normalize_email
 
 EMAIL_TAKEN = "A user with this email already exists."
+EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
+FULL_NAME_MAX_LENGTH = User._meta.get_field("full_name").max_length
 
 
 def user_create(*, email: str, password: str | None, full_name: str = "") -> User:
     """Create an active user; `password=None` leaves an unusable password (set it later)."""
     email = normalize_email(email)
+    full_name = (full_name or "").strip()
+    if len(email) > EMAIL_MAX_LENGTH:
+        raise ValidationError({"email": [f"Use at most {EMAIL_MAX_LENGTH} characters."]})
     try:
         validate_email(email)
     except ValidationError as exc:
         raise ValidationError({"email": exc.messages}) from exc
+    if len(full_name) > FULL_NAME_MAX_LENGTH:
+        raise ValidationError({"full_name": [f"Use at most {FULL_NAME_MAX_LENGTH} characters."]})
     if User.objects.filter(email__iexact=email).exists():
         raise ValidationError({"email": [EMAIL_TAKEN]}, code="unique")
-    user = User(email=email, full_name=(full_name or "").strip())
+    user = User(email=email, full_name=full_name)
     if password is not None:
         try:
             validate_password(password, user=user)

@@ -5,8 +5,14 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
-from .models import Domain, Membership, Organization
+from .models import Domain, Membership, Organization, Role
 from .services import (
+    LAST_ADMIN,
+    MOVE_MEMBERSHIP,
+    is_last_admin,
+    membership_add,
+    membership_change_role,
+    membership_delete,
     organization_onboard,
     organization_set_active,
     organization_slug_check,
@@ -18,6 +24,7 @@ class OrganizationCreationForm(forms.ModelForm):
     """Name, subdomain and first admin: everything onboarding needs, nothing it derives."""
 
     admin_email = forms.EmailField(
+        max_length=254,
         label="First admin's email",
         help_text="Becomes the organization's ADMIN; a user is created if none has this email.",
     )
@@ -47,8 +54,26 @@ class DomainInline(admin.TabularInline):
         return False
 
 
+class MembershipInlineFormSet(forms.BaseInlineFormSet):
+    """Refuses edits that would leave no ADMIN or move a membership to another user."""
+
+    def clean(self):
+        super().clean()
+        roles = []
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or not form.cleaned_data:
+                continue
+            if form.instance.pk and "user" in form.changed_data:
+                raise ValidationError(MOVE_MEMBERSHIP)
+            if not form.cleaned_data.get("DELETE"):
+                roles.append(form.cleaned_data.get("role"))
+        if Role.ADMIN not in roles:
+            raise ValidationError(LAST_ADMIN)
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    formset = MembershipInlineFormSet
     extra = 0
     fields = ("user", "role", "created_at")
     readonly_fields = ("created_at",)
@@ -105,6 +130,21 @@ class OrganizationAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
 
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Membership:
+            return super().save_formset(request, form, formset, change)
+        # Memberships change through the services (last-ADMIN rule, task unassignment):
+        # additions and role changes first, so a swap of ADMINs never passes through zero.
+        formset.save(commit=False)
+        organization = form.instance
+        for membership in formset.new_objects:
+            membership_add(organization=organization, user=membership.user, role=membership.role)
+        for membership, changed in formset.changed_objects:
+            if "role" in changed:
+                membership_change_role(membership=membership, role=membership.role)
+        for membership in formset.deleted_objects:
+            membership_delete(membership=membership)
+
     def has_delete_permission(self, request, obj=None):
         # Deleting would orphan a schema full of data; deactivate instead.
         return False
@@ -131,10 +171,54 @@ class OrganizationAdmin(admin.ModelAdmin):
         self.message_user(request, f"Reactivated {queryset.count()} organization(s).")
 
 
+class MembershipAdminForm(forms.ModelForm):
+    """Checks the membership rules before the services apply them."""
+
+    class Meta:
+        model = Membership
+        fields = ("user", "organization", "role")
+
+    def clean(self):
+        cleaned = super().clean()
+        instance = self.instance
+        if instance.pk and {"user", "organization"} & set(self.changed_data):
+            raise ValidationError(MOVE_MEMBERSHIP)
+        if instance.pk and instance.role == Role.ADMIN and cleaned.get("role") != Role.ADMIN:
+            if is_last_admin(instance):
+                raise ValidationError(LAST_ADMIN)
+        return cleaned
+
+
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    form = MembershipAdminForm
     list_display = ("user", "organization", "role", "created_at")
     list_filter = ("role", "organization")
     search_fields = ("user__email", "organization__slug", "organization__name")
     autocomplete_fields = ("user", "organization")
     list_select_related = ("user", "organization")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).exclude(organization__schema_name="public")
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            membership_change_role(membership=obj, role=obj.role)
+        else:
+            created = membership_add(organization=obj.organization, user=obj.user, role=obj.role)
+            obj.pk = created.pk
+            obj._state.adding = False
+
+    def has_delete_permission(self, request, obj=None):
+        # The last ADMIN stays; staff promote someone else first.
+        return super().has_delete_permission(request, obj) and not (obj and is_last_admin(obj))
+
+    def delete_model(self, request, obj):
+        membership_delete(membership=obj)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset.select_related("organization"):
+            try:
+                membership_delete(membership=membership)
+            except ValidationError as exc:
+                self.message_user(request, f"{membership}: {exc.messages[0]}", messages.ERROR)

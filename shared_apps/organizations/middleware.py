@@ -17,6 +17,10 @@ class OrganizationMiddleware(TenantMainMiddleware):
             return tenant_not_found(request)
         return super().process_request(request)
 
+    def hostname_from_request(self, request):
+        # Host names are case-insensitive, and "acme.example.com." (trailing dot) is the same host.
+        return super().hostname_from_request(request).lower().rstrip(".")
+
     def get_tenant(self, domain_model, hostname):
         tenant = super().get_tenant(domain_model, hostname)
         if not tenant.is_active:

@@ -127,6 +127,9 @@ def organization_url(organization: Organization) -> str:
 ALREADY_MEMBER = "This user is already a member of the organization."
 LAST_ADMIN = "An organization needs at least one ADMIN: promote someone else first."
 NO_SUCH_USER = "No user has this email. They need to sign up first."
+MOVE_MEMBERSHIP = (
+    "A membership cannot move to another user or organization: remove it and add a new one."
+)
 
 
 def _lock_organization(organization: Organization) -> None:
@@ -135,25 +138,43 @@ def _lock_organization(organization: Organization) -> None:
     Organization.objects.select_for_update().filter(pk=organization.pk).exists()
 
 
-def _ensure_admin_remains(membership: Membership) -> None:
+def is_last_admin(membership: Membership) -> bool:
+    """True if `membership` is the only ADMIN membership of its organization."""
     others = Membership.objects.filter(
         organization_id=membership.organization_id, role=Role.ADMIN
     ).exclude(pk=membership.pk)
-    if membership.role == Role.ADMIN and not others.exists():
+    return membership.role == Role.ADMIN and not others.exists()
+
+
+def _ensure_admin_remains(membership: Membership) -> None:
+    if is_last_admin(membership):
         raise ValidationError(LAST_ADMIN, code="last_admin")
 
 
 @transaction.atomic
 def membership_create(*, organization: Organization, email: str, role: str) -> Membership:
     """Add an existing user (by email, any case) to the organization with `role`."""
-    if role not in Role.values:
-        raise ValidationError({"role": [f'"{role}" is not a valid role.']}, code="invalid")
     user = User.objects.filter(email__iexact=(email or "").strip()).first()
     if user is None or not user.is_active:
         raise ValidationError({"email": [NO_SUCH_USER]}, code="not_found")
+    try:
+        return membership_add(organization=organization, user=user, role=role)
+    except ValidationError as exc:
+        # Callers name the user by email, so that is where "already a member" belongs.
+        messages = exc.message_dict
+        raise ValidationError(
+            {"email" if k == "user" else k: v for k, v in messages.items()}
+        ) from exc
+
+
+@transaction.atomic
+def membership_add(*, organization: Organization, user: User, role: str) -> Membership:
+    """Make `user` a member of `organization` with `role`."""
+    if role not in Role.values:
+        raise ValidationError({"role": [f'"{role}" is not a valid role.']}, code="invalid")
     _lock_organization(organization)
     if Membership.objects.filter(organization=organization, user=user).exists():
-        raise ValidationError({"email": [ALREADY_MEMBER]}, code="unique")
+        raise ValidationError({"user": [ALREADY_MEMBER]}, code="unique")
     return Membership.objects.create(organization=organization, user=user, role=role)
 
 

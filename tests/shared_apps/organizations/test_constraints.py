@@ -58,13 +58,17 @@ def test_a_membership_with_an_unknown_role_is_rejected(acme):
 def test_a_task_status_outside_the_choices_is_rejected(acme_task):
     with pytest.raises(IntegrityError, match="tasks_task_status_valid"):
         with transaction.atomic():
-            _execute("UPDATE org_acme.tasks_task SET status = 'ARCHIVED' WHERE id = %s", [acme_task.pk])
+            _execute(
+                "UPDATE org_acme.tasks_task SET status = 'ARCHIVED' WHERE id = %s", [acme_task.pk]
+            )
 
 
 def test_a_task_priority_outside_the_choices_is_rejected(acme_task):
     with pytest.raises(IntegrityError, match="tasks_task_priority_valid"):
         with transaction.atomic():
-            _execute("UPDATE org_acme.tasks_task SET priority = 'URGENT' WHERE id = %s", [acme_task.pk])
+            _execute(
+                "UPDATE org_acme.tasks_task SET priority = 'URGENT' WHERE id = %s", [acme_task.pk]
+            )
 
 
 def test_valid_status_and_priority_are_accepted_and_rank_follows_priority(acme_task):

@@ -74,4 +74,3 @@ def test_the_same_project_id_exists_independently_in_two_organizations(acme, glo
         assert cursor.fetchall() == [("Acme roadmap",)]
         cursor.execute("SELECT name FROM org_globex.projects_project WHERE id = 424242")
         assert cursor.fetchall() == [("Globex roadmap",)]
-

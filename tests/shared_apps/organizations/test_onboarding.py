@@ -1,4 +1,4 @@
-"""Onboarding from the admin, the command line and the demo seed, all-or-nothing on failure."""
+"""Onboarding (admin, command line, demo seed) is all-or-nothing; the admin keeps invariants."""
 
 from io import StringIO
 
@@ -14,9 +14,13 @@ from shared_apps.organizations import services
 from shared_apps.organizations.models import Domain, Membership, Organization, Role
 from shared_apps.organizations.services import organization_create
 from tenant_apps.projects.models import Project
-from tenant_apps.tasks.management.commands.seed_demo import DEMO_PASSWORD, ORGANIZATIONS, STAFF_EMAIL
+from tenant_apps.tasks.management.commands.seed_demo import (
+    DEMO_PASSWORD,
+    ORGANIZATIONS,
+    STAFF_EMAIL,
+)
 from tenant_apps.tasks.models import Task
-from tests.factories import make_member, make_project, make_user
+from tests.factories import make_member, make_project, make_task, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -92,7 +96,9 @@ def test_staff_onboard_an_organization_and_a_new_first_admin_from_the_admin(staf
     assert new_admin.is_active
     assert not new_admin.has_usable_password()
     messages = [str(message) for message in response.context["messages"]]
-    assert any("bill@initech.example.com" in message and "password" in message for message in messages)
+    assert any(
+        "bill@initech.example.com" in message and "password" in message for message in messages
+    )
 
 
 def test_onboarding_from_the_admin_reuses_an_existing_user_as_first_admin(staff_client):
@@ -122,6 +128,19 @@ def test_the_admin_form_shows_why_a_slug_is_refused_and_creates_nothing(staff_cl
     assert "is reserved. Choose another subdomain." in response.content.decode()
     _assert_nothing_created("www")
     assert User.objects.count() == users_before
+
+
+def test_the_admin_form_refuses_an_admin_email_too_long_to_store(staff_client):
+    # Valid syntax (forms.EmailField allows 320 characters), longer than the 254-char column.
+    email = "a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".com"
+
+    response = staff_client.post(
+        ADD_URL, {"name": "Long Mail", "slug": "long-mail", "admin_email": email}
+    )
+
+    assert response.status_code == 200
+    assert "admin_email" in response.context["adminform"].form.errors
+    _assert_nothing_created("long-mail")
 
 
 def test_the_admin_form_refuses_a_slug_that_is_taken(staff_client):
@@ -200,6 +219,37 @@ def test_organizations_cannot_be_deleted_in_the_admin(staff_client, acme):
     assert schema_exists("org_acme")
 
 
+MEMBERSHIP_URL = "/admin/organizations/membership/"
+
+
+def test_removing_a_member_in_the_admin_also_ends_their_task_assignments(staff_client, acme):
+    # Assignees must be members: membership_delete unassigns; the admin must not skip that.
+    admin = make_member(acme, Role.ADMIN)
+    leaver = make_member(acme, Role.MEMBER)
+    task = make_task(
+        acme,
+        project=make_project(acme, created_by=admin),
+        created_by=admin,
+        assignee_ids=[leaver.pk, admin.pk],
+    )
+    membership = Membership.objects.get(organization=acme, user=leaver)
+
+    staff_client.post(f"{MEMBERSHIP_URL}{membership.pk}/delete/", {"post": "yes"})
+
+    assert not Membership.objects.filter(organization=acme, user=leaver).exists()
+    with tenant_context(acme):
+        assignees = set(Task.objects.get(pk=task.pk).assignees.values_list("id", flat=True))
+    assert assignees == {admin.pk}
+
+
+def test_the_admin_cannot_remove_an_organizations_last_admin(staff_client, acme):
+    only_admin = Membership.objects.get(organization=acme, role=Role.ADMIN)
+
+    staff_client.post(f"{MEMBERSHIP_URL}{only_admin.pk}/delete/", {"post": "yes"})
+
+    assert Membership.objects.filter(organization=acme, role=Role.ADMIN).exists()
+
+
 # --- Command line -------------------------------------------------------------------------
 
 
@@ -208,7 +258,13 @@ def test_create_org_provisions_a_working_organization_and_prints_its_url(setting
     out = StringIO()
 
     call_command(
-        "create_org", "--name", "Beta Inc", "--slug", "beta", "--admin-email", "b@example.com",
+        "create_org",
+        "--name",
+        "Beta Inc",
+        "--slug",
+        "beta",
+        "--admin-email",
+        "b@example.com",
         stdout=out,
     )
 
@@ -224,12 +280,53 @@ def test_create_org_provisions_a_working_organization_and_prints_its_url(setting
 def test_create_org_with_a_bad_slug_fails_and_creates_nothing():
     with pytest.raises(CommandError, match='slug: "admin" is reserved'):
         call_command(
-            "create_org", "--name", "Bad", "--slug", "admin", "--admin-email", "bad@example.com",
+            "create_org",
+            "--name",
+            "Bad",
+            "--slug",
+            "admin",
+            "--admin-email",
+            "bad@example.com",
             stdout=StringIO(),
         )
 
     _assert_nothing_created("admin")
     assert not User.objects.filter(email="bad@example.com").exists()
+
+
+def test_create_org_with_an_invalid_admin_email_fails_and_creates_nothing():
+    with pytest.raises(CommandError, match="admin_email: Enter a valid email address."):
+        call_command(
+            "create_org",
+            "--name",
+            "Gamma",
+            "--slug",
+            "gamma",
+            "--admin-email",
+            "not-an-email",
+            stdout=StringIO(),
+        )
+
+    _assert_nothing_created("gamma")
+
+
+def test_create_org_with_an_admin_email_too_long_to_store_fails_cleanly_and_creates_nothing():
+    # Valid syntax (EmailValidator allows up to 320 characters), longer than the 254-char column.
+    email = "a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".com"
+
+    with pytest.raises(CommandError, match="admin_email"):
+        call_command(
+            "create_org",
+            "--name",
+            "Delta",
+            "--slug",
+            "delta",
+            "--admin-email",
+            email,
+            stdout=StringIO(),
+        )
+
+    _assert_nothing_created("delta")
 
 
 # --- Failure half-way ---------------------------------------------------------------------
@@ -252,14 +349,20 @@ def _fail_after_real_create_schema(monkeypatch):
 FAILURES = {
     "schema migration": _fail_after_real_create_schema,
     "domain": lambda monkeypatch: monkeypatch.setattr(services.Domain.objects, "create", _fail),
-    "membership": lambda monkeypatch: monkeypatch.setattr(services.Membership.objects, "create", _fail),
+    "membership": lambda monkeypatch: monkeypatch.setattr(
+        services.Membership.objects, "create", _fail
+    ),
 }
 
 
 @pytest.mark.parametrize("failing_step", FAILURES)
 def test_a_failure_during_onboarding_leaves_no_row_domain_or_schema(monkeypatch, failing_step):
     admin = make_user()
-    counts_before = (Organization.objects.count(), Domain.objects.count(), Membership.objects.count())
+    counts_before = (
+        Organization.objects.count(),
+        Domain.objects.count(),
+        Membership.objects.count(),
+    )
     FAILURES[failing_step](monkeypatch)
 
     with pytest.raises(RuntimeError, match="simulated crash"):

@@ -2,9 +2,11 @@
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import OperationalError, connections
 from django.test import Client
 
+from shared_apps.organizations.models import Organization
 from shared_apps.organizations.services import organization_set_active
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +46,14 @@ def test_a_host_with_a_port_routes_to_the_same_organization(acme):
 
     assert response.wsgi_request.tenant == acme
     assert _urlconf(response.wsgi_request) == "saas.urls_tenants"
+
+
+def test_the_host_is_matched_case_insensitively(acme):
+    # Host names are case-insensitive (RFC 9110 4.2.3); Django's ALLOWED_HOSTS agrees.
+    response = _get("ACME.Localhost")
+
+    assert response.json() == {"detail": "Not found."}
+    assert response.wsgi_request.tenant == acme
 
 
 def test_the_base_host_runs_in_public_with_the_public_urlconf(db):
@@ -98,7 +108,20 @@ def test_deactivating_one_organization_leaves_the_others_online(acme, globex):
     assert _get("globex.localhost").wsgi_request.tenant == globex
 
 
-@pytest.mark.parametrize("host", ["localhost", "acme.localhost", "nope.localhost", "evil.example.org"])
+def test_the_public_site_cannot_be_deactivated(db):
+    public = Organization.objects.get(schema_name="public")
+
+    with pytest.raises(ValidationError, match="The public site cannot be deactivated."):
+        organization_set_active(organization=public, is_active=False)
+
+    public.refresh_from_db()
+    assert public.is_active
+    assert _get("localhost", "/admin/login/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "acme.localhost", "nope.localhost", "evil.example.org"]
+)
 def test_the_health_check_answers_on_every_host(db, host):
     response = _get(host, "/healthz")
 
