@@ -11,6 +11,7 @@ import binascii
 import json
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Expression, F, Q, QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
@@ -18,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 SORT_ALIAS = "_sort_key"
+INVALID_CURSOR = "Invalid cursor."
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,11 @@ class KeysetPagination(BasePagination):
             after = Q(**{f"{SORT_ALIAS}__{'lt' if going_down else 'gt'}": cursor["key"]}) | Q(
                 **{SORT_ALIAS: cursor["key"], f"id__{'lt' if going_down else 'gt'}": cursor["id"]}
             )
-            queryset = queryset.filter(after)
+            try:
+                # Values are prepared (parsed) here, so a forged key fails now, as a 400.
+                queryset = queryset.filter(after)
+            except (ValueError, TypeError, DjangoValidationError):
+                raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]}) from None
         prefix = "-" if going_down else ""
         queryset = queryset.order_by(f"{prefix}{SORT_ALIAS}", f"{prefix}id")
 
@@ -182,7 +188,10 @@ class KeysetPagination(BasePagination):
                 "ordering": str(data["o"]),
             }
         except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
-            raise ValidationError({self.cursor_query_param: ["Invalid cursor."]}) from None
+            raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]}) from None
+        # Keys are numbers or ISO strings; ids fit a bigint.
+        if not isinstance(cursor["key"], str | int | float) or not 0 < cursor["id"] < 2**63:
+            raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]})
         return cursor
 
     def _encode_cursor(self, row, back: bool) -> str:

@@ -18,7 +18,9 @@ from tenant_apps.tasks.services import task_create
 _sequence = itertools.count(1)
 
 
-def make_user(*, email: str | None = None, password: str | None = None, full_name: str = "") -> User:
+def make_user(
+    *, email: str | None = None, password: str | None = None, full_name: str = ""
+) -> User:
     """A new active user; no password (cheap) unless one is given."""
     email = email or f"user{next(_sequence)}@test.example.com"
     return user_create(email=email, password=password, full_name=full_name or email.split("@")[0])
@@ -45,7 +47,9 @@ def client_for(user: User | None, organization: Organization | None = None) -> A
     return client
 
 
-def make_project(organization: Organization, *, created_by: User, name: str | None = None) -> Project:
+def make_project(
+    organization: Organization, *, created_by: User, name: str | None = None
+) -> Project:
     """A project in `organization`'s schema."""
     with tenant_context(organization):
         return project_create(name=name or f"Project {next(_sequence)}", created_by=created_by)
@@ -55,4 +59,6 @@ def make_task(organization: Organization, *, project: Project, created_by: User,
     """A task in `organization`'s schema (fields as task_create takes them)."""
     fields.setdefault("title", f"Task {next(_sequence)}")
     with tenant_context(organization):
-        return task_create(organization=organization, project=project, created_by=created_by, **fields)
+        return task_create(
+            organization=organization, project=project, created_by=created_by, **fields
+        )

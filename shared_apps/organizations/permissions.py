@@ -74,7 +74,9 @@ class ActionPermissionsMixin:
     action_permissions: dict[str, list[type[BasePermission]]] = {}
 
     def get_permissions(self):
-        classes = self.action_permissions.get(self.action, [IsOrgAdmin])
+        # OPTIONS (DRF's "metadata" action) only describes the endpoint: any member may ask.
+        policy = {"metadata": [IsOrgMember], **self.action_permissions}
+        classes = policy.get(self.action, [IsOrgAdmin])
         combined = classes[0]
         for cls in classes[1:]:
             combined = combined | cls

@@ -10,6 +10,17 @@ from .models import Priority, Status, Task
 MAX_ASSIGNEES = 50
 
 
+class WholeNumberPrimaryKeyField(serializers.PrimaryKeyRelatedField):
+    """A primary key that must be a whole number: `1.5` is an error, not project 1."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not (
+            isinstance(data, int) or (isinstance(data, str) and data.isdigit())
+        ):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
 class TaskSerializer(serializers.ModelSerializer):
     """A task as returned by the API."""
 
@@ -37,7 +48,7 @@ class TaskSerializer(serializers.ModelSerializer):
 class TaskWriteSerializer(serializers.Serializer):
     """What clients may set; `created_by`, `id` and timestamps are never taken from input."""
 
-    project = serializers.PrimaryKeyRelatedField(queryset=Project.objects.all())
+    project = WholeNumberPrimaryKeyField(queryset=Project.objects.all())
     title = serializers.CharField(max_length=Task._meta.get_field("title").max_length)
     description = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
     status = serializers.ChoiceField(choices=Status.choices, required=False)
