@@ -34,6 +34,10 @@ class Ordering:
         return cls(asc=F(name))
 
 
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a valid cursor value")
+
+
 DEFAULT_ORDERINGS = {"created_at": Ordering.field("created_at")}
 DEFAULT_ORDERING = "-created_at"
 
@@ -180,7 +184,10 @@ class KeysetPagination(BasePagination):
         if not raw:
             return None
         try:
-            data = json.loads(base64.urlsafe_b64decode(raw.encode()).decode())
+            # parse_constant: NaN/Infinity are not keys any row can have.
+            data = json.loads(
+                base64.urlsafe_b64decode(raw.encode()).decode(), parse_constant=_reject_constant
+            )
             cursor = {
                 "key": data["k"],
                 "id": int(data["i"]),
