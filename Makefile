@@ -17,7 +17,7 @@ export PYTHONWARNINGS ?= ignore::UserWarning:platformdirs.api
 # Resolves DATABASE_URL: the one given, else the embedded server's (started on demand).
 WITH_DB = DATABASE_URL="$$($(BIN)/python -m saas.devdb)" && export DATABASE_URL &&
 
-.PHONY: install run test lint migrate demo check db-stop clean
+.PHONY: install run test lint bench migrate demo check db-stop clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ test: $(STAMP)
 	  $(BIN)/python manage.py migrate_schemas --noinput && \
 	  $(BIN)/python manage.py seed_demo && \
 	  $(BIN)/python -m pytest $(ARGS)
+
+# Benchmarks print tables; TASKS sets the size of the scale organization (created once).
+TASKS ?= 1000000
+bench: $(STAMP)
+	$(WITH_DB) $(BIN)/python manage.py migrate_schemas --noinput && \
+	  DJANGO_SETTINGS_MODULE=saas.settings $(BIN)/python -m bench.task_list --tasks $(TASKS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Expression, F, Q, QuerySet
+from django.db.models import BooleanField, Expression, F, Func, QuerySet, Value
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
@@ -32,6 +32,52 @@ class Ordering:
     @classmethod
     def field(cls, name: str) -> "Ordering":
         return cls(asc=F(name))
+
+
+class RowComparison(Func):
+    """`(a, b) < (x, y)`: one row comparison, which PostgreSQL turns into a single index
+    seek to the cursor (an OR of column comparisons makes it scan every tie first)."""
+
+    output_field = BooleanField()
+
+    def __init__(self, left: tuple, operator: str, right: tuple):
+        super().__init__(*left, *right)
+        self.operator = operator
+
+    def as_sql(self, compiler, connection, **extra):
+        compiled = [compiler.compile(expression) for expression in self.source_expressions]
+        half = len(compiled) // 2
+        left = ", ".join(sql for sql, _ in compiled[:half])
+        right = ", ".join(sql for sql, _ in compiled[half:])
+        params = [param for _, expression_params in compiled for param in expression_params]
+        return f"({left}) {self.operator} ({right})", params
+
+
+def keyset_order(queryset: QuerySet, key: Expression, descending: bool) -> QuerySet:
+    """Annotate the sort key and order by (key, id)."""
+    prefix = "-" if descending else ""
+    return queryset.annotate(**{SORT_ALIAS: key}).order_by(f"{prefix}{SORT_ALIAS}", f"{prefix}id")
+
+
+def keyset_page(
+    queryset: QuerySet, key: Expression, descending: bool, after_key, after_id: int
+) -> QuerySet:
+    """Rows strictly past (after_key, after_id) in (key, id) order.
+
+    The key is parsed by its field (a forged cursor raises ValidationError/ValueError here,
+    not a database error later).
+    """
+    queryset = keyset_order(queryset, key, descending)
+    field = queryset.query.annotations[SORT_ALIAS].output_field
+    value = field.get_prep_value(field.to_python(after_key))
+    if value is None:
+        raise ValueError("a cursor key cannot be null")
+    comparison = RowComparison(
+        (F(SORT_ALIAS), F("id")),
+        "<" if descending else ">",
+        (Value(value, output_field=field), Value(int(after_id))),
+    )
+    return queryset.filter(comparison)
 
 
 def _reject_constant(name: str):
@@ -68,18 +114,13 @@ class KeysetPagination(BasePagination):
 
         # Walking backwards = walking forwards in the opposite direction, then reversing.
         going_down = descending != backwards
-        queryset = queryset.annotate(**{SORT_ALIAS: key})
-        if cursor is not None:
-            after = Q(**{f"{SORT_ALIAS}__{'lt' if going_down else 'gt'}": cursor["key"]}) | Q(
-                **{SORT_ALIAS: cursor["key"], f"id__{'lt' if going_down else 'gt'}": cursor["id"]}
-            )
+        if cursor is None:
+            queryset = keyset_order(queryset, key, going_down)
+        else:
             try:
-                # Values are prepared (parsed) here, so a forged key fails now, as a 400.
-                queryset = queryset.filter(after)
+                queryset = keyset_page(queryset, key, going_down, cursor["key"], cursor["id"])
             except (ValueError, TypeError, DjangoValidationError):
                 raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]}) from None
-        prefix = "-" if going_down else ""
-        queryset = queryset.order_by(f"{prefix}{SORT_ALIAS}", f"{prefix}id")
 
         rows = list(queryset[: self.page_size + 1])
         has_more = len(rows) > self.page_size

@@ -1,9 +1,5 @@
 """Task endpoints on organization hosts."""
 
-import datetime
-
-from django.db.models import F, Value
-from django.db.models.functions import Coalesce
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
@@ -20,6 +16,7 @@ from shared_apps.organizations.permissions import (
 )
 
 from .filters import TaskFilter
+from .models import DUE_DATE_SORT_ASC, DUE_DATE_SORT_DESC
 from .selectors import task_list
 from .serializers import TaskSerializer, TaskStatusSerializer, TaskWriteSerializer
 from .services import task_create, task_delete, task_update
@@ -40,10 +37,7 @@ class TaskViewSet(ActionPermissionsMixin, viewsets.ModelViewSet):
         "created_at": Ordering.field("created_at"),
         "priority": Ordering.field("priority_rank"),  # severity, not alphabetical
         # Tasks without a due date come last in both directions.
-        "due_date": Ordering(
-            asc=Coalesce(F("due_date"), Value(datetime.date.max)),
-            desc=Coalesce(F("due_date"), Value(datetime.date.min)),
-        ),
+        "due_date": Ordering(asc=DUE_DATE_SORT_ASC, desc=DUE_DATE_SORT_DESC),
     }
     default_ordering = "-created_at"
     action_permissions = {

@@ -1,7 +1,10 @@
 """Task: a unit of work with status, priority, due date, creator and assignees."""
 
+import datetime
+
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 
 
 class Status(models.TextChoices):
@@ -14,6 +17,12 @@ class Priority(models.TextChoices):
     LOW = "LOW", "Low"
     MEDIUM = "MEDIUM", "Medium"
     HIGH = "HIGH", "High"
+
+
+# Sort keys for "order by due date" that put tasks without one last in both directions;
+# the list view orders by exactly these expressions, so the indexes below serve it.
+DUE_DATE_SORT_ASC = Coalesce(models.F("due_date"), models.Value(datetime.date.max))
+DUE_DATE_SORT_DESC = Coalesce(models.F("due_date"), models.Value(datetime.date.min))
 
 
 class Task(models.Model):
@@ -66,6 +75,8 @@ class Task(models.Model):
             # The default listing (newest first) pages by (created_at, id).
             models.Index(fields=["-created_at", "-id"], name="tasks_created_id"),
             models.Index(fields=["priority_rank", "id"], name="tasks_priority_rank_id"),
+            models.Index(DUE_DATE_SORT_ASC, models.F("id"), name="tasks_due_sort_asc_id"),
+            models.Index(DUE_DATE_SORT_DESC, models.F("id"), name="tasks_due_sort_desc_id"),
         ]
 
     def __str__(self):
