@@ -31,7 +31,7 @@ migrate: $(STAMP)
 	$(WITH_DB) $(BIN)/python manage.py migrate_schemas --noinput
 
 demo: $(STAMP)
-	$(WITH_DB) $(BIN)/python manage.py seed_demo
+	$(WITH_DB) DEBUG=true $(BIN)/python manage.py seed_demo
 
 run: $(STAMP)
 	$(WITH_DB) export DEBUG="$${DEBUG:-true}" && \
@@ -42,7 +42,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(WITH_DB) \
 	  $(BIN)/python manage.py migrate_schemas --noinput && \
-	  $(BIN)/python manage.py seed_demo && \
+	  DEBUG=true $(BIN)/python manage.py seed_demo && \
 	  $(BIN)/python -m pytest $(ARGS)
 
 # Benchmarks print tables; TASKS sets the size of the scale organization (created once).

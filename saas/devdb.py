@@ -56,8 +56,11 @@ def database_url() -> str:
 
 def main(argv: list[str]) -> int:
     if argv[1:] == ["stop"]:
-        if DATA_DIR.exists():
-            _embedded_server().cleanup()
+        if (DATA_DIR / "PG_VERSION").exists():
+            import pgserver
+
+            # cleanup_mode="stop": cleanup() then really stops the postmaster.
+            pgserver.get_server(DATA_DIR, cleanup_mode="stop").cleanup()
         return 0
     print(database_url())
     return 0

@@ -9,6 +9,7 @@ and deep pages scan. Here the cursor holds the last row's (key, id) and the next
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -80,6 +81,20 @@ def keyset_page(
     return queryset.filter(comparison)
 
 
+def _is_valid_cursor(cursor: dict) -> bool:
+    """Only what _encode_cursor can produce: a finite number or a NUL-free string as the key,
+    a bigint id, a bool direction and an ordering name."""
+    key = cursor["key"]
+    key_ok = (
+        (isinstance(key, str) and "\x00" not in key and len(key) <= 1000)
+        or (isinstance(key, int) and not isinstance(key, bool) and abs(key) < 2**63)
+        or (isinstance(key, float) and math.isfinite(key))
+    )
+    last_id = cursor["id"]
+    id_ok = type(last_id) is int and 0 < last_id < 2**63
+    return key_ok and id_ok and type(cursor["back"]) is bool and isinstance(cursor["ordering"], str)
+
+
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not a valid cursor value")
 
@@ -119,7 +134,7 @@ class KeysetPagination(BasePagination):
         else:
             try:
                 queryset = keyset_page(queryset, key, going_down, cursor["key"], cursor["id"])
-            except (ValueError, TypeError, DjangoValidationError):
+            except (ValueError, TypeError, OverflowError, DjangoValidationError):
                 raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]}) from None
 
         rows = list(queryset[: self.page_size + 1])
@@ -229,16 +244,10 @@ class KeysetPagination(BasePagination):
             data = json.loads(
                 base64.urlsafe_b64decode(raw.encode()).decode(), parse_constant=_reject_constant
             )
-            cursor = {
-                "key": data["k"],
-                "id": int(data["i"]),
-                "back": bool(data["b"]),
-                "ordering": str(data["o"]),
-            }
+            cursor = {"key": data["k"], "id": data["i"], "back": data["b"], "ordering": data["o"]}
         except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
             raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]}) from None
-        # Keys are numbers or ISO strings; ids fit a bigint.
-        if not isinstance(cursor["key"], str | int | float) or not 0 < cursor["id"] < 2**63:
+        if not _is_valid_cursor(cursor):
             raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]})
         return cursor
 

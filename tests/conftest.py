@@ -5,7 +5,6 @@ import os
 import pytest
 from django.conf import settings
 from django.db import connection
-from django_tenants.utils import schema_exists
 
 from shared_apps.organizations.models import Organization, Role
 from shared_apps.organizations.services import organization_create
@@ -32,8 +31,6 @@ def django_db_setup(django_db_setup, django_db_blocker):
     """
     with django_db_blocker.unblock():
         for slug, name in TEST_ORGANIZATIONS.items():
-            if Organization.objects.filter(slug=slug).exists() and schema_exists(f"org_{slug}"):
-                continue  # --reuse-db
             founder = make_user(email=FOUNDER_EMAIL.format(slug=slug))
             organization_create(name=name, slug=slug, admin=founder)
 

@@ -8,10 +8,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shared_apps.organizations.selectors import organization_list_for_user
+from shared_apps.organizations.serializers import MeSerializer
 
 from .serializers import (
     LoginSerializer,
-    MeSerializer,
     RegisterSerializer,
     TokenSerializer,
     UserSummarySerializer,

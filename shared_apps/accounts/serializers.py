@@ -32,19 +32,3 @@ class LoginSerializer(serializers.Serializer):
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(read_only=True)
     expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
-
-
-class MeOrganizationSerializer(serializers.Serializer):
-    slug = serializers.CharField(source="organization.slug")
-    name = serializers.CharField(source="organization.name")
-    domain = serializers.CharField(source="organization.domain")
-    role = serializers.CharField()
-
-
-class MeSerializer(serializers.ModelSerializer):
-    organizations = MeOrganizationSerializer(many=True, source="active_memberships")
-
-    class Meta:
-        model = User
-        fields = ("id", "email", "full_name", "organizations")
-        read_only_fields = fields

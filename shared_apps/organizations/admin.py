@@ -5,8 +5,11 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
+from shared_apps.accounts.models import User
+
 from .models import Domain, Membership, Organization, Role
 from .services import (
+    INACTIVE_USER,
     LAST_ADMIN,
     MOVE_MEMBERSHIP,
     is_last_admin,
@@ -33,6 +36,12 @@ class OrganizationCreationForm(forms.ModelForm):
         model = Organization
         fields = ("name", "slug")
         help_texts = {"slug": "The subdomain: 3-40 of a-z, 0-9 and '-', starting with a letter."}
+
+    def clean_admin_email(self):
+        email = self.cleaned_data["admin_email"]
+        if User.objects.filter(email__iexact=email, is_active=False).exists():
+            raise ValidationError(INACTIVE_USER)
+        return email
 
     def clean_slug(self):
         slug = self.cleaned_data["slug"]
@@ -110,7 +119,10 @@ class OrganizationAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            if "is_active" in form.changed_data:
+                organization_set_active(organization=obj, is_active=obj.is_active)
+            if "name" in form.changed_data:
+                obj.save(update_fields=["name"])
             return
         # New organizations go through the same onboarding service as the API and the
         # command; the admin then logs and redirects using the created row's identity.
@@ -133,15 +145,17 @@ class OrganizationAdmin(admin.ModelAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is not Membership:
             return super().save_formset(request, form, formset, change)
-        # Memberships change through the services (last-ADMIN rule, task unassignment):
-        # additions and role changes first, so a swap of ADMINs never passes through zero.
+        # Memberships change through the services (last-ADMIN rule, task unassignment).
+        # The formset's clean() checked the end state has an ADMIN; apply additions and
+        # promotions before demotions and removals so no step passes through zero ADMINs.
         formset.save(commit=False)
         organization = form.instance
         for membership in formset.new_objects:
             membership_add(organization=organization, user=membership.user, role=membership.role)
-        for membership, changed in formset.changed_objects:
-            if "role" in changed:
-                membership_change_role(membership=membership, role=membership.role)
+        role_changes = [m for m, changed in formset.changed_objects if "role" in changed]
+        role_changes.sort(key=lambda membership: membership.role != Role.ADMIN)
+        for membership in role_changes:
+            membership_change_role(membership=membership, role=membership.role)
         for membership in formset.deleted_objects:
             membership_delete(membership=membership)
 
@@ -200,6 +214,13 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).exclude(organization__schema_name="public")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "organization":
+            kwargs["queryset"] = Organization.objects.exclude(schema_name="public")
+        elif db_field.name == "user":
+            kwargs["queryset"] = User.objects.filter(is_active=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
         if change:

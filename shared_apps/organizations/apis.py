@@ -1,8 +1,8 @@
 """Organization endpoints: self-service onboarding (public host) and members (tenant hosts)."""
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from .models import Membership, Role
@@ -60,6 +60,7 @@ class MemberViewSet(
     """Members of the organization served at this host."""
 
     serializer_class = MemberSerializer
+    lookup_value_regex = r"[0-9]+"
     default_ordering = "created_at"  # oldest members first
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     action_permissions = {

@@ -60,7 +60,7 @@ class Domain(DomainMixin):
 
 
 class Role(models.TextChoices):
-    """What a member may do inside an organization (enforced in saas.permissions)."""
+    """What a member may do inside an organization (enforced in permissions.py)."""
 
     ADMIN = "ADMIN", "Admin"
     MANAGER = "MANAGER", "Manager"

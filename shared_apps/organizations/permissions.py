@@ -21,6 +21,11 @@ def request_role(request) -> Role | None:
     return request._organization_role
 
 
+def is_manager(request) -> bool:
+    """ADMINs and MANAGERs manage the organization's work (any field of any task)."""
+    return request_role(request) in MANAGING_ROLES
+
+
 class IsOrgMember(BasePermission):
     """Allows any member (ADMIN, MANAGER, MEMBER) of the request's organization."""
 
@@ -32,7 +37,7 @@ class IsOrgManager(BasePermission):
     """Allows ADMIN and MANAGER members of the request's organization."""
 
     def has_permission(self, request, view):
-        return request_role(request) in MANAGING_ROLES
+        return is_manager(request)
 
 
 class IsOrgAdmin(BasePermission):
@@ -42,11 +47,8 @@ class IsOrgAdmin(BasePermission):
         return request_role(request) == Role.ADMIN
 
 
-class IsOwnMembership(BasePermission):
+class IsOwnMembership(IsOrgMember):
     """Allows members to act on their own membership (leaving the organization)."""
-
-    def has_permission(self, request, view):
-        return request_role(request) is not None
 
     def has_object_permission(self, request, view, obj):
         return obj.user_id == request.user.id

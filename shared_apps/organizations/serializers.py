@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from shared_apps.accounts.models import User
 from shared_apps.accounts.serializers import UserSummarySerializer
 
 from .models import Membership, Role
@@ -39,3 +40,14 @@ class MemberCreateSerializer(serializers.Serializer):
 
 class MemberUpdateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
+
+
+class MeSerializer(serializers.ModelSerializer):
+    """The signed-in user with the organizations they belong to."""
+
+    organizations = MyOrganizationSerializer(many=True, source="active_memberships")
+
+    class Meta:
+        model = User
+        fields = ("id", "email", "full_name", "organizations")
+        read_only_fields = fields

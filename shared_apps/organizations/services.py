@@ -19,6 +19,13 @@ logger = logging.getLogger(__name__)
 SLUG_TAKEN = "This subdomain is already taken."
 NAME_REQUIRED = "Give the organization a name."
 NAME_MAX_LENGTH = Organization._meta.get_field("name").max_length
+ALREADY_MEMBER = "This user is already a member of the organization."
+LAST_ADMIN = "An organization needs at least one ADMIN: promote someone else first."
+NO_SUCH_USER = "No user has this email. They need to sign up first."
+INACTIVE_USER = "This account is deactivated."
+MOVE_MEMBERSHIP = (
+    "A membership cannot move to another user or organization: remove it and add a new one."
+)
 
 
 def _validate_name(name: str) -> str:
@@ -98,6 +105,8 @@ def organization_onboard(
         admin, created = user_get_or_create(email=admin_email)
     except ValidationError as exc:
         raise ValidationError({"admin_email": exc.message_dict.get("email", exc.messages)}) from exc
+    if not admin.is_active:
+        raise ValidationError({"admin_email": [INACTIVE_USER]}, code="inactive")
     organization = organization_create(name=name, slug=slug, admin=admin)
     return organization, admin, created
 
@@ -124,18 +133,18 @@ def organization_url(organization: Organization) -> str:
 
 # --- Memberships --------------------------------------------------------------------------
 
-ALREADY_MEMBER = "This user is already a member of the organization."
-LAST_ADMIN = "An organization needs at least one ADMIN: promote someone else first."
-NO_SUCH_USER = "No user has this email. They need to sign up first."
-MOVE_MEMBERSHIP = (
-    "A membership cannot move to another user or organization: remove it and add a new one."
-)
-
 
 def _lock_organization(organization: Organization) -> None:
     """Serialize membership changes per organization, so two concurrent demotions cannot
     both see "another ADMIN remains" and leave none."""
     Organization.objects.select_for_update().filter(pk=organization.pk).exists()
+
+
+def _relock(membership: Membership) -> Membership:
+    """The membership as it is now, locked; DoesNotExist (a 404) if someone removed it."""
+    return (
+        Membership.objects.select_for_update().select_related("organization").get(pk=membership.pk)
+    )
 
 
 def is_last_admin(membership: Membership) -> bool:
@@ -172,6 +181,10 @@ def membership_add(*, organization: Organization, user: User, role: str) -> Memb
     """Make `user` a member of `organization` with `role`."""
     if role not in Role.values:
         raise ValidationError({"role": [f'"{role}" is not a valid role.']}, code="invalid")
+    if not user.is_active:
+        raise ValidationError({"user": [INACTIVE_USER]}, code="inactive")
+    if organization.is_public:
+        raise ValidationError("The public site has no members.", code="public")
     _lock_organization(organization)
     if Membership.objects.filter(organization=organization, user=user).exists():
         raise ValidationError({"user": [ALREADY_MEMBER]}, code="unique")
@@ -184,7 +197,7 @@ def membership_change_role(*, membership: Membership, role: str) -> Membership:
     if role not in Role.values:
         raise ValidationError({"role": [f'"{role}" is not a valid role.']}, code="invalid")
     _lock_organization(membership.organization)
-    membership.refresh_from_db(fields=["role"])
+    membership = _relock(membership)
     if role != Role.ADMIN:
         _ensure_admin_remains(membership)
     membership.role = role
@@ -203,7 +216,9 @@ def membership_delete(*, membership: Membership) -> None:
 
     organization = membership.organization
     _lock_organization(organization)
-    membership.refresh_from_db(fields=["role"])
+    # Waits for task writes that just checked this member (they hold a KEY SHARE lock on
+    # the row), so the unassignment below also sees the assignments they add.
+    membership = _relock(membership)
     _ensure_admin_remains(membership)
     with tenant_context(organization):
         task_unassign_user(user_id=membership.user_id)

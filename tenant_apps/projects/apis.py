@@ -20,6 +20,7 @@ class ProjectViewSet(ActionPermissionsMixin, viewsets.ModelViewSet):
     """Projects of this organization. Members read; managers write; admins delete."""
 
     serializer_class = ProjectSerializer
+    lookup_value_regex = r"[0-9]+"
     orderings = {"created_at": Ordering.field("created_at"), "name": Ordering.field("name")}
     default_ordering = "-created_at"
     action_permissions = {

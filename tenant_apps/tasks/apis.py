@@ -6,13 +6,12 @@ from rest_framework import status, viewsets
 from rest_framework.response import Response
 
 from saas.pagination import Ordering
-from shared_apps.organizations.models import Role
 from shared_apps.organizations.permissions import (
     ActionPermissionsMixin,
     IsAssigneeChangingStatusOnly,
     IsOrgManager,
     IsOrgMember,
-    request_role,
+    is_manager,
 )
 
 from .filters import TaskFilter
@@ -31,6 +30,7 @@ class TaskViewSet(ActionPermissionsMixin, viewsets.ModelViewSet):
     """Tasks of this organization. Members read and move their own tasks; managers write."""
 
     serializer_class = TaskSerializer
+    lookup_value_regex = r"[0-9]+"
     filter_backends = [DjangoFilterBackend]
     filterset_class = TaskFilter
     orderings = {
@@ -66,8 +66,7 @@ class TaskViewSet(ActionPermissionsMixin, viewsets.ModelViewSet):
     def update(self, request, pk=None, partial=False):
         task = self.get_object()
         # Permissions let a MEMBER through only for a status-only PATCH on their own task.
-        is_manager = request_role(request) in {Role.ADMIN, Role.MANAGER}
-        serializer_class = TaskWriteSerializer if is_manager else TaskStatusSerializer
+        serializer_class = TaskWriteSerializer if is_manager(request) else TaskStatusSerializer
         serializer = serializer_class(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         task = task_update(organization=request.tenant, task=task, data=serializer.validated_data)

@@ -51,12 +51,18 @@ class BooleanStrictFilter(django_filters.Filter):
     field_class = BooleanStrictField
 
 
+class IdFilter(django_filters.NumberFilter):
+    """A whole-number id: `1.9` is an error, not id 1."""
+
+    field_class = forms.IntegerField
+
+
 class TaskFilter(django_filters.FilterSet):
-    project = django_filters.NumberFilter(field_name="project_id", min_value=1)
+    project = IdFilter(field_name="project_id", min_value=1)
     status = ChoiceInFilter(field_name="status", choices=Status.choices, lookup_expr="in")
     priority = ChoiceInFilter(field_name="priority", choices=Priority.choices, lookup_expr="in")
     assignee = AssigneeFilter(method="filter_assignee")
-    created_by = django_filters.NumberFilter(field_name="created_by_id", min_value=1)
+    created_by = IdFilter(field_name="created_by_id", min_value=1)
     due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lte")
     due_after = django_filters.DateFilter(field_name="due_date", lookup_expr="gte")
     overdue = BooleanStrictFilter(method="filter_overdue")

@@ -3,7 +3,7 @@
 from datetime import date
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 
 from shared_apps.accounts.models import User
 from shared_apps.organizations.models import Membership, Organization
@@ -16,14 +16,21 @@ EDITABLE_FIELDS = ("project", "title", "description", "status", "priority", "due
 
 
 def _validate_assignees(*, organization: Organization, assignee_ids) -> list[int]:
+    """Check every id is a member, and keep those memberships from being removed until this
+    transaction ends (FOR KEY SHARE: concurrent task writes do not block each other, but a
+    removal waits, then unassigns what was committed here)."""
     ids = sorted(set(assignee_ids))
     if not ids:
         return []
-    members = set(
-        Membership.objects.filter(organization=organization, user_id__in=ids).values_list(
-            "user_id", flat=True
+    table = connection.ops.quote_name(Membership._meta.db_table)
+    with connection.cursor() as cursor:
+        # The ORM has no FOR KEY SHARE (select_for_update would serialize all task writes).
+        cursor.execute(
+            f"SELECT user_id FROM {table}"
+            " WHERE organization_id = %s AND user_id = ANY(%s) FOR KEY SHARE",
+            [organization.pk, ids],
         )
-    )
+        members = {row[0] for row in cursor.fetchall()}
     missing = [user_id for user_id in ids if user_id not in members]
     if missing:
         raise ValidationError(

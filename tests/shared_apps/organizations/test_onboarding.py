@@ -411,10 +411,10 @@ def fast_hashing(settings):
 
 
 def test_seed_demo_is_idempotent(fast_hashing, acme, globex):
-    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", "--force", stdout=StringIO())
     first = _seed_footprint()
 
-    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", "--force", stdout=StringIO())
 
     assert _seed_footprint() == first
     assert first["acme"] == (["Mobile app", "Website relaunch"], 12)
@@ -422,7 +422,7 @@ def test_seed_demo_is_idempotent(fast_hashing, acme, globex):
 
 
 def test_seed_demo_gives_each_demo_organization_an_admin_a_manager_and_a_member(fast_hashing):
-    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", "--force", stdout=StringIO())
 
     for slug, spec in ORGANIZATIONS.items():
         roles = dict(
@@ -434,3 +434,10 @@ def test_seed_demo_gives_each_demo_organization_an_admin_a_manager_and_a_member(
     staff = User.objects.get(email=STAFF_EMAIL)
     assert staff.is_staff and staff.is_superuser
     assert authenticate(email="alice@acme.example.com", password=DEMO_PASSWORD) is not None
+
+
+def test_seed_demo_refuses_to_run_without_debug_or_force(db):
+    with pytest.raises(CommandError, match="published password"):
+        call_command("seed_demo", stdout=StringIO())
+
+    assert not User.objects.filter(email=STAFF_EMAIL).exists()

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -11,7 +11,12 @@ from django_tenants.utils import tenant_context
 from shared_apps.accounts.models import User
 from shared_apps.accounts.services import user_create
 from shared_apps.organizations.models import Membership, Organization, Role
-from shared_apps.organizations.services import organization_create, organization_url, site_url
+from shared_apps.organizations.services import (
+    membership_add,
+    organization_create,
+    organization_url,
+    site_url,
+)
 from tenant_apps.projects.models import Project
 from tenant_apps.projects.services import project_create
 from tenant_apps.tasks.models import Priority, Status
@@ -63,8 +68,20 @@ def _user(email: str, full_name: str, **extra) -> User:
 class Command(BaseCommand):
     help = "Create the demo organizations acme and globex (safe to run again)."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Run even with DEBUG off (the demo users have a published password).",
+        )
+
     @transaction.atomic
-    def handle(self, *args, **options):
+    def handle(self, *args, force=False, **options):
+        if not (settings.DEBUG or force):
+            raise CommandError(
+                "seed_demo creates a superuser with a published password: it runs only with "
+                "DEBUG=true (or --force on a throwaway database)."
+            )
         _user(STAFF_EMAIL, "Staff", is_staff=True, is_superuser=True)
         for slug, spec in ORGANIZATIONS.items():
             users = [(_user(email, name), role) for email, name, role in spec["members"]]
@@ -72,9 +89,8 @@ class Command(BaseCommand):
             if organization is None:
                 organization = organization_create(name=spec["name"], slug=slug, admin=users[0][0])
             for user, role in users:
-                Membership.objects.get_or_create(
-                    organization=organization, user=user, defaults={"role": role}
-                )
+                if not Membership.objects.filter(organization=organization, user=user).exists():
+                    membership_add(organization=organization, user=user, role=role)
             with tenant_context(organization):
                 self._projects(organization, spec["projects"], [user for user, _ in users])
             self.stdout.write(f"{organization.name}: {organization_url(organization)}")
