@@ -35,6 +35,12 @@ def django_db_setup(django_db_setup, django_db_blocker):
             organization_create(name=name, slug=slug, admin=founder)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _always_the_test_database(django_db_setup):
+    """Create the test database even when only real-commit tests (no `db` fixture) run, so
+    they can never write to the development database."""
+
+
 @pytest.fixture(autouse=True)
 def _back_to_public_schema():
     """Requests leave the connection on the tenant's schema; every test starts in public."""

@@ -39,6 +39,16 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),
     )
 
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        # The membership forms' user search offers only accounts that can be added.
+        if (
+            request.path.endswith("/autocomplete/")
+            and request.GET.get("model_name") == "membership"
+        ):
+            queryset = queryset.filter(is_active=True)
+        return queryset, may_have_duplicates
+
     def has_delete_permission(self, request, obj=None):
         # Users are referenced from many organization schemas: deactivate instead.
         return False

@@ -74,6 +74,9 @@ class MembershipInlineFormSet(forms.BaseInlineFormSet):
                 continue
             if form.instance.pk and "user" in form.changed_data:
                 raise ValidationError(MOVE_MEMBERSHIP)
+            user = form.cleaned_data.get("user")
+            if not form.instance.pk and user is not None and not user.is_active:
+                raise ValidationError(f"{user.email}: {INACTIVE_USER}")
             if not form.cleaned_data.get("DELETE"):
                 roles.append(form.cleaned_data.get("role"))
         if Role.ADMIN not in roles:
@@ -197,6 +200,9 @@ class MembershipAdminForm(forms.ModelForm):
         instance = self.instance
         if instance.pk and {"user", "organization"} & set(self.changed_data):
             raise ValidationError(MOVE_MEMBERSHIP)
+        user = cleaned.get("user")
+        if not instance.pk and user is not None and not user.is_active:
+            raise ValidationError({"user": INACTIVE_USER})
         if instance.pk and instance.role == Role.ADMIN and cleaned.get("role") != Role.ADMIN:
             if is_last_admin(instance):
                 raise ValidationError(LAST_ADMIN)

@@ -681,3 +681,55 @@ def test_project_list_query_count_does_not_grow_with_page_size(
 
     assert len(member_client.get(PROJECTS_URL, {"page_size": 50}).json()["results"]) == 50
     assert one == fifty
+
+
+# --- whole-number id filters (IdFilter) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value"),
+    [
+        ("project", "1.9"),
+        ("project", "1.5"),
+        ("project", "-1"),
+        ("project", "1e2"),
+        ("created_by", "2.5"),
+        ("created_by", "0"),
+        ("created_by", "-2"),
+        ("created_by", "2,3"),
+    ],
+)
+def test_an_id_filter_that_is_not_a_whole_positive_number_answers_400_naming_it(
+    member_client, parameter, value
+):
+    response = member_client.get(TASKS_URL, {parameter: value})
+
+    assert set(_errors(response)) == {parameter}
+
+
+def test_a_fractional_project_id_is_not_truncated_to_a_real_project(
+    acme, acme_manager, project, member_client
+):
+    # Before IdFilter, `?project=<id>.9` silently meant project <id>.
+    make_task(acme, project=project, created_by=acme_manager)
+
+    response = member_client.get(TASKS_URL, {"project": f"{project.pk}.9"})
+
+    assert set(_errors(response)) == {"project"}
+
+
+def test_a_fractional_creator_id_is_not_truncated_to_a_real_user(
+    acme, acme_manager, project, member_client
+):
+    make_task(acme, project=project, created_by=acme_manager)
+
+    response = member_client.get(TASKS_URL, {"created_by": f"{acme_manager.pk}.5"})
+
+    assert set(_errors(response)) == {"created_by"}
+
+
+def test_whole_number_id_filters_still_match(acme, acme_manager, project, member_client):
+    task = make_task(acme, project=project, created_by=acme_manager)
+
+    assert _ids(member_client.get(TASKS_URL, {"project": str(project.pk)})) == [task.pk]
+    assert _ids(member_client.get(TASKS_URL, {"created_by": str(acme_manager.pk)})) == [task.pk]
