@@ -5,7 +5,9 @@ import os
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 
+from shared_apps.accounts.models import User
 from shared_apps.organizations.models import Organization, Role
 from shared_apps.organizations.services import organization_create
 
@@ -77,6 +79,15 @@ def acme_manager(acme):
 def acme_member(acme):
     """A new MEMBER of acme."""
     return make_member(acme, Role.MEMBER)
+
+
+@pytest.fixture
+def staff_client(db):
+    """A Django test client on the public host, logged in as a staff superuser."""
+    staff = User.objects.create_superuser("root@test.example.com")
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(staff)
+    return client
 
 
 @pytest.fixture

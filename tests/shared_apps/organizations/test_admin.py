@@ -28,15 +28,6 @@ LAST_ADMIN_START = "An organization needs at least one ADMIN"
 
 
 @pytest.fixture
-def staff_client(db):
-    """A Django test client on the public host, logged in as a staff superuser."""
-    staff = User.objects.create_superuser("root@test.example.com")
-    client = Client(HTTP_HOST="localhost")
-    client.force_login(staff)
-    return client
-
-
-@pytest.fixture
 def founder():
     """The only ADMIN of `organization`."""
     return make_user(email="ann@swap.example.com")

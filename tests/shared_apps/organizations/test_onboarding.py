@@ -59,15 +59,6 @@ def _assert_onboarded(slug: str, admin_email: str) -> Organization:
     return organization
 
 
-@pytest.fixture
-def staff_client(db):
-    """A Django test client on the public host, logged in as a staff superuser."""
-    staff = User.objects.create_superuser("root@test.example.com")
-    client = Client(HTTP_HOST="localhost")
-    client.force_login(staff)
-    return client
-
-
 # --- Admin --------------------------------------------------------------------------------
 
 
