@@ -733,3 +733,20 @@ def test_whole_number_id_filters_still_match(acme, acme_manager, project, member
 
     assert _ids(member_client.get(TASKS_URL, {"project": str(project.pk)})) == [task.pk]
     assert _ids(member_client.get(TASKS_URL, {"created_by": str(acme_manager.pk)})) == [task.pk]
+
+
+def test_a_task_list_page_costs_exactly_eight_queries(acme, acme_admin, acme_member):
+    """Routing (SET public, domain, SET tenant), knox (token, expired-token sweep), the
+    membership check, the page, and one query for every assignee on it."""
+    project = make_project(acme, created_by=acme_admin)
+    for _ in range(3):
+        make_task(acme, project=project, created_by=acme_admin, assignee_ids=[acme_member.pk])
+    client = client_for(acme_member, acme)
+    client.get(TASKS_URL)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(TASKS_URL, {"page_size": 200})
+
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 3
+    assert len(captured.captured_queries) == 8
