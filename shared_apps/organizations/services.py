@@ -98,7 +98,9 @@ def organization_onboard(
 
     Returns (organization, admin user, whether the user was created).
     """
-    # Check the organization first so a bad slug never creates a stray user.
+    # The organization's own problems are reported before the email's (a user created here
+    # would be rolled back with the transaction anyway); organization_create re-checks under
+    # the slug lock.
     _validate_name(name)
     organization_slug_check(slug=slug)
     try:
