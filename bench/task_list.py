@@ -21,7 +21,7 @@ from django_tenants.utils import tenant_context  # noqa: E402
 from knox.models import AuthToken  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
-from saas.pagination import SORT_ALIAS, keyset_order, keyset_page  # noqa: E402
+from saas.api.pagination import SORT_ALIAS, keyset_order, keyset_page  # noqa: E402
 from shared_apps.accounts.models import User  # noqa: E402
 from shared_apps.accounts.services import user_create  # noqa: E402
 from shared_apps.organizations.models import Organization  # noqa: E402

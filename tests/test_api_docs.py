@@ -4,6 +4,7 @@ import pytest
 import yaml
 from django.core.management import call_command
 
+from tenant_apps.projects.models import DESCRIPTION_MAX_LENGTH
 from tests.factories import client_for
 
 pytestmark = pytest.mark.django_db
@@ -94,3 +95,56 @@ def test_the_generated_schema_validates_without_warnings(db, tmp_path, urlconf):
     schema = yaml.safe_load(target.read_text())
     assert schema["paths"]
     _assert_bearer_scheme(schema)
+
+
+# --- documented errors (saas/api/openapi.py) ---------------------------------------------------
+
+
+def _codes(operation: dict) -> set[str]:
+    return {code for code in operation["responses"] if not code.startswith("2")}
+
+
+def test_an_organization_write_documents_each_error_it_can_give(acme):
+    schema = _schema(acme)
+    patch = schema["paths"]["/api/tasks/{id}/"]["patch"]
+
+    assert _codes(patch) == {"400", "401", "403", "404", "413", "415"}
+    assert patch["responses"]["400"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ValidationError"
+    }
+    for code in ("401", "403", "404", "413", "415"):
+        schema_ref = patch["responses"][code]["content"]["application/json"]["schema"]
+        assert schema_ref == {"$ref": "#/components/schemas/Error"}
+    assert schema["components"]["schemas"]["Error"]["required"] == ["detail"]
+
+
+def test_reads_document_only_the_errors_they_can_give(acme):
+    paths = _schema(acme)["paths"]
+
+    assert _codes(paths["/api/tasks/"]["get"]) == {"400", "401", "403"}  # filters, no object
+    assert _codes(paths["/api/tasks/{id}/"]["get"]) == {"401", "403", "404"}  # no parameters
+
+
+def test_public_operations_document_auth_errors_only_where_they_authenticate(db):
+    paths = _schema(None)["paths"]
+
+    assert _codes(paths["/api/auth/login/"]["post"]) == {"400", "413", "415"}
+    assert _codes(paths["/api/auth/me/"]["get"]) == {"401"}
+
+
+def test_optional_query_parameters_may_be_sent_empty(acme):
+    parameters = _schema(acme)["paths"]["/api/tasks/"]["get"]["parameters"]
+
+    assert all(
+        parameter.get("allowEmptyValue") for parameter in parameters if parameter["in"] == "query"
+    )
+
+
+def test_project_and_task_descriptions_document_one_maximum(acme):
+    components = _schema(acme)["components"]["schemas"]
+
+    lengths = {
+        components[name]["properties"]["description"].get("maxLength")
+        for name in ("ProjectRequest", "TaskWriteRequest")
+    }
+    assert lengths == {DESCRIPTION_MAX_LENGTH}

@@ -8,6 +8,12 @@ from .selectors import membership_role
 
 MANAGING_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
 
+NOT_A_MEMBER = "You are not a member of this organization."
+MANAGERS_ONLY = "Only ADMIN and MANAGER members may do this."
+ADMINS_ONLY = "Only ADMIN members may do this."
+OWN_MEMBERSHIP_ONLY = "Other members may remove only their own membership (leave)."
+STATUS_ONLY = "MEMBERs may change only `status`, and only on tasks assigned to them."
+
 
 def request_role(request) -> Role | None:
     """The user's role in the request's organization (None: not a member), looked up once."""
@@ -29,12 +35,16 @@ def is_manager(request) -> bool:
 class IsOrgMember(BasePermission):
     """Allows any member (ADMIN, MANAGER, MEMBER) of the request's organization."""
 
+    message = NOT_A_MEMBER
+
     def has_permission(self, request, view):
         return request_role(request) is not None
 
 
 class IsOrgManager(BasePermission):
     """Allows ADMIN and MANAGER members of the request's organization."""
+
+    message = MANAGERS_ONLY
 
     def has_permission(self, request, view):
         return is_manager(request)
@@ -43,6 +53,8 @@ class IsOrgManager(BasePermission):
 class IsOrgAdmin(BasePermission):
     """Allows ADMIN members of the request's organization."""
 
+    message = ADMINS_ONLY
+
     def has_permission(self, request, view):
         return request_role(request) == Role.ADMIN
 
@@ -50,12 +62,16 @@ class IsOrgAdmin(BasePermission):
 class IsOwnMembership(IsOrgMember):
     """Allows members to act on their own membership (leaving the organization)."""
 
+    message = OWN_MEMBERSHIP_ONLY
+
     def has_object_permission(self, request, view, obj):
         return obj.user_id == request.user.id
 
 
 class IsAssigneeChangingStatusOnly(BasePermission):
     """Allows a MEMBER to PATCH only `status`, and only on tasks assigned to them."""
+
+    message = STATUS_ONLY
 
     def has_permission(self, request, view):
         return (
@@ -71,7 +87,11 @@ class IsAssigneeChangingStatusOnly(BasePermission):
 
 class ActionPermissionsMixin:
     """Views list `action_permissions = {action: [permission classes, ...]}`; the classes of
-    one action are OR-ed, and authentication is always required first."""
+    one action are OR-ed, and authentication and membership are always required first.
+
+    A refusal names what each class of the action allows. An action missing from the policy
+    (one added without a rule) is for ADMINs only; a method the view has no handler for is a
+    405 for everyone (saas.api.exceptions)."""
 
     action_permissions: dict[str, list[type[BasePermission]]] = {}
 
@@ -82,4 +102,9 @@ class ActionPermissionsMixin:
         combined = classes[0]
         for cls in classes[1:]:
             combined = combined | cls
-        return [IsAuthenticated(), combined()]
+        permission = combined()
+        # DRF's `|` keeps no message of its own: say what each alternative allows.
+        permission.message = (
+            " ".join(getattr(cls, "message", "") for cls in classes).strip() or None
+        )
+        return [IsAuthenticated(), IsOrgMember(), permission]

@@ -3,7 +3,7 @@
 from rest_framework import status, viewsets
 from rest_framework.response import Response
 
-from saas.pagination import Ordering
+from saas.api.pagination import Ordering
 from shared_apps.organizations.permissions import (
     ActionPermissionsMixin,
     IsOrgAdmin,

@@ -3,6 +3,10 @@
 from django.conf import settings
 from django.db import models
 
+# The longest description a project or a task may have (serializers enforce it; the OpenAPI
+# schema shows it as maxLength).
+DESCRIPTION_MAX_LENGTH = 20_000
+
 
 class Project(models.Model):
     """A project in the current organization's schema (one schema = one organization)."""

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from shared_apps.accounts.serializers import UserSummarySerializer
 
-from .models import Project
+from .models import DESCRIPTION_MAX_LENGTH, Project
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -18,7 +18,10 @@ class ProjectSerializer(serializers.ModelSerializer):
         read_only_fields = ("id", "created_by", "created_at", "updated_at")
         # Uniqueness is decided by the database (see services), not a racy pre-check.
         validators: list = []
-        extra_kwargs = {"name": {"validators": []}}
+        extra_kwargs = {
+            "name": {"validators": []},
+            "description": {"max_length": DESCRIPTION_MAX_LENGTH},
+        }
 
     def validate_name(self, value: str) -> str:
         value = value.strip()

@@ -3,9 +3,10 @@
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
-from saas.pagination import Ordering
+from saas.api.pagination import Ordering
 from shared_apps.organizations.permissions import (
     ActionPermissionsMixin,
     IsAssigneeChangingStatusOnly,
@@ -52,8 +53,17 @@ class TaskViewSet(ActionPermissionsMixin, viewsets.ModelViewSet):
     def get_queryset(self):
         return task_list()
 
+    def get_serializer_class(self):
+        # What OPTIONS describes for PUT/POST (ActionMetadata sets the action).
+        if self.action in ("create", "update", "partial_update"):
+            return TaskWriteSerializer
+        return TaskSerializer
+
     def _respond(self, task, code=status.HTTP_200_OK):
-        return Response(TaskSerializer(task_list().get(pk=task.pk)).data, status=code)
+        # Read back with creator and assignees loaded; a 404 if deleted since the write.
+        return Response(
+            TaskSerializer(get_object_or_404(task_list(), pk=task.pk)).data, status=code
+        )
 
     def create(self, request):
         serializer = TaskWriteSerializer(data=request.data)

@@ -8,11 +8,30 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from saas.api.messages import INVALID_BOOLEAN, INVALID_DATE
+
 from .models import Priority, Status, Task
 
 
 class ChoiceInFilter(django_filters.BaseInFilter, django_filters.ChoiceFilter):
     """`?status=NEW,DONE`: comma-separated values, each one a valid choice."""
+
+    def __init__(self, *args, noun: str = "choice", choices, **kwargs):
+        allowed = ", ".join(value for value, _ in choices)
+        invalid = f'"%(value)s" is not a {noun}: use {allowed}, or several separated by commas.'
+        kwargs.setdefault("error_messages", {"invalid_choice": invalid})
+        super().__init__(*args, choices=choices, **kwargs)
+
+
+class IsoDateField(forms.DateField):
+    """Only YYYY-MM-DD, the format the API documents (Django also reads 10/25/2006 etc.)."""
+
+    input_formats = ["%Y-%m-%d"]
+    default_error_messages = {"invalid": INVALID_DATE}
+
+
+class IsoDateFilter(django_filters.DateFilter):
+    field_class = IsoDateField
 
 
 class AssigneeField(forms.CharField):
@@ -41,6 +60,7 @@ class BooleanStrictField(forms.TypedChoiceField):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("choices", [("true", "true"), ("false", "false")])
+        kwargs.setdefault("error_messages", {"invalid_choice": INVALID_BOOLEAN})
         kwargs["coerce"] = lambda value: value == "true"
         kwargs["empty_value"] = None
         super().__init__(*args, **kwargs)
@@ -59,12 +79,16 @@ class IdFilter(django_filters.NumberFilter):
 
 class TaskFilter(django_filters.FilterSet):
     project = IdFilter(field_name="project_id", min_value=1)
-    status = ChoiceInFilter(field_name="status", choices=Status.choices, lookup_expr="in")
-    priority = ChoiceInFilter(field_name="priority", choices=Priority.choices, lookup_expr="in")
+    status = ChoiceInFilter(
+        field_name="status", choices=Status.choices, lookup_expr="in", noun="status"
+    )
+    priority = ChoiceInFilter(
+        field_name="priority", choices=Priority.choices, lookup_expr="in", noun="priority"
+    )
     assignee = AssigneeFilter(method="filter_assignee")
     created_by = IdFilter(field_name="created_by_id", min_value=1)
-    due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lte")
-    due_after = django_filters.DateFilter(field_name="due_date", lookup_expr="gte")
+    due_before = IsoDateFilter(field_name="due_date", lookup_expr="lte")
+    due_after = IsoDateFilter(field_name="due_date", lookup_expr="gte")
     overdue = BooleanStrictFilter(method="filter_overdue")
     search = django_filters.CharFilter(field_name="title", lookup_expr="icontains", max_length=200)
 

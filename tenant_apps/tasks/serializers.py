@@ -2,8 +2,9 @@
 
 from rest_framework import serializers
 
+from saas.api.messages import INVALID_DATE
 from shared_apps.accounts.serializers import UserSummarySerializer
-from tenant_apps.projects.models import Project
+from tenant_apps.projects.models import DESCRIPTION_MAX_LENGTH, Project
 
 from .models import Priority, Status, Task
 
@@ -50,10 +51,14 @@ class TaskWriteSerializer(serializers.Serializer):
 
     project = WholeNumberPrimaryKeyField(queryset=Project.objects.all())
     title = serializers.CharField(max_length=Task._meta.get_field("title").max_length)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    description = serializers.CharField(
+        required=False, allow_blank=True, max_length=DESCRIPTION_MAX_LENGTH
+    )
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
-    due_date = serializers.DateField(required=False, allow_null=True)
+    due_date = serializers.DateField(
+        required=False, allow_null=True, error_messages={"invalid": INVALID_DATE}
+    )
     assignee_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1),
         required=False,

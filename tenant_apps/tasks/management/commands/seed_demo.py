@@ -59,7 +59,9 @@ TASKS = [
 def _user(email: str, full_name: str, **extra) -> User:
     user = User.objects.filter(email__iexact=email).first()
     if user is None:
-        user = user_create(email=email, password=DEMO_PASSWORD, full_name=full_name)
+        user = user_create(
+            email=email, password=DEMO_PASSWORD, full_name=full_name, email_verified=True
+        )
     if extra:
         User.objects.filter(pk=user.pk).update(**extra)
     return user

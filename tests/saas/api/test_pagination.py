@@ -1,15 +1,18 @@
-"""saas/pagination.py: forged cursors are 400 `{"cursor": [...]}` on every keyset-paged list,
-never a server error (checked by _is_valid_cursor before the key reaches keyset_page)."""
+"""saas/api/pagination.py: forged cursors are 400 `{"cursor": [...]}` on every keyset-paged list,
+never a server error. Cursors are signed, so a forged one fails its signature before anything
+else; and even a signed cursor with bad fields (as an older version of the code might have
+signed) is checked by _is_valid_cursor before the key reaches keyset_page."""
 
 import base64
 import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F
 
-from saas.pagination import INVALID_CURSOR, _is_valid_cursor, keyset_page
+from saas.api.pagination import CURSOR_SALT, INVALID_CURSOR, _is_valid_cursor, keyset_page
 from shared_apps.organizations.models import Membership, Role
 from tenant_apps.tasks.models import Task
 from tests.factories import client_for, make_member, make_project, make_task
@@ -28,10 +31,18 @@ DEFAULT_ORDERING = {
 A_TIME = "2025-03-01T09:00:00+00:00"
 
 
-def _raw_cursor(*, k: str, i: str = "1", b: str = "false", o: str) -> str:
-    """A cursor from raw JSON tokens, so values json.dumps cannot write (1e999) can be forged."""
+def _unsigned_cursor(*, k: str, i: str = "1", b: str = "false", o: str) -> str:
+    """What cursors used to be: base64 of JSON, which anyone could write."""
     text = f'{{"k": {k}, "i": {i}, "b": {b}, "o": {o}}}'
     return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def _raw_cursor(*, k: str, i: str = "1", b: str = "false", o: str) -> str:
+    """A cursor signed as the server signs them, from raw JSON tokens, so that values
+    json.dumps cannot write (1e999) can be signed too."""
+    text = f'{{"k": {k}, "i": {i}, "b": {b}, "o": {o}}}'
+    payload = signing.b64_encode(text.encode()).decode()
+    return signing.TimestampSigner(salt=CURSOR_SALT).sign(payload)
 
 
 @pytest.fixture
@@ -57,7 +68,7 @@ def test_a_next_link_cursor_decodes_to_k_i_b_o_and_is_accepted(client, url):
     first = client.get(url, {"page_size": 1})
     assert first.status_code == 200, first.content
     cursor = parse_qs(urlsplit(first.json()["next"]).query)["cursor"][0]
-    payload = json.loads(base64.urlsafe_b64decode(cursor))
+    payload = signing.loads(cursor, salt=CURSOR_SALT)
     assert set(payload) == {"k", "i", "b", "o"}
     assert payload["o"] == DEFAULT_ORDERING[url]
 
@@ -68,13 +79,47 @@ def test_a_next_link_cursor_decodes_to_k_i_b_o_and_is_accepted(client, url):
 
 
 @pytest.mark.parametrize("url", ENDPOINTS)
-def test_a_well_formed_forged_cursor_is_accepted(client, url):
+def test_a_well_formed_signed_cursor_is_accepted(client, url):
     # Control for the cases below: same shape, only valid values.
     cursor = _raw_cursor(k=json.dumps(A_TIME), i="1", o=json.dumps(DEFAULT_ORDERING[url]))
 
     response = client.get(url, {"cursor": cursor})
 
     assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("url", ENDPOINTS)
+def test_a_well_formed_unsigned_cursor_answers_400(client, url):
+    cursor = _unsigned_cursor(k=json.dumps(A_TIME), i="1", o=json.dumps(DEFAULT_ORDERING[url]))
+
+    _assert_invalid_cursor(client.get(url, {"cursor": cursor}))
+
+
+@pytest.mark.parametrize("url", ENDPOINTS)
+def test_an_altered_next_link_cursor_answers_400(client, url):
+    cursor = parse_qs(urlsplit(client.get(url, {"page_size": 1}).json()["next"]).query)["cursor"]
+    payload, rest = cursor[0].split(":", 1)
+    altered = signing.b64_encode(
+        json.dumps({**json.loads(signing.b64_decode(payload.encode())), "i": 1}).encode()
+    ).decode()
+
+    _assert_invalid_cursor(client.get(url, {"cursor": f"{altered}:{rest}"}))
+
+
+@pytest.mark.parametrize("url", ENDPOINTS)
+def test_a_cursor_signed_for_another_purpose_answers_400(client, url):
+    payload = {"k": A_TIME, "i": 1, "b": False, "o": DEFAULT_ORDERING[url]}
+
+    _assert_invalid_cursor(client.get(url, {"cursor": signing.dumps(payload)}))
+
+
+@pytest.mark.parametrize(("url", "ordering"), [(PROJECTS_URL, "name"), (TASKS_URL, "-created_at")])
+def test_a_forged_cursor_with_a_lone_surrogate_answers_400_not_500(client, url, ordering):
+    # The key PostgreSQL cannot encode: unsigned it fails the signature; signed, the shape check.
+    for forge in (_unsigned_cursor, _raw_cursor):
+        cursor = forge(k='"\\ud800"', o=json.dumps(ordering))
+
+        _assert_invalid_cursor(client.get(url, {"cursor": cursor, "ordering": ordering}))
 
 
 # --- forged fields ----------------------------------------------------------------------------

@@ -1,11 +1,22 @@
-"""Project-wide JSON views: not-found tenant, 404/500 handlers."""
+"""Project-wide JSON views: not-found tenant, unknown API URLs, 404/500 handlers."""
 
+from django.conf import settings
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from saas.api import messages
 
 
 def tenant_not_found(request, *args, **kwargs):
     """No active organization answers at this host."""
     return JsonResponse({"detail": "No organization is served at this address."}, status=404)
+
+
+@csrf_exempt  # a POST must get this JSON 404, not the CSRF check's HTML 403
+def api_not_found(request, detail=messages.API_NOT_FOUND):
+    """Any /api/ URL no route matches, in every mode: the URLconfs end with it, because with
+    DEBUG on Django answers unmatched URLs with its HTML page and never calls handler404."""
+    return JsonResponse({"detail": detail.format(base_domain=settings.BASE_DOMAIN)}, status=404)
 
 
 def not_found(request, exception=None):

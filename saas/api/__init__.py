@@ -1,0 +1,1 @@
+"""API plumbing the apps build on: parsing, metadata, URL fallbacks and documented errors."""

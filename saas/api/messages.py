@@ -1,0 +1,25 @@
+"""Error messages of the API plumbing: each says what is wrong and what is accepted."""
+
+# Unknown API URLs answer like unknown objects (DRF's NotFound).
+API_NOT_FOUND = "Not found."
+ON_ORGANIZATION_HOST = (
+    "Projects, tasks, members and invitations are served on each organization's own "
+    "subdomain, <slug>.{base_domain}; GET /api/auth/me/ here lists your organizations."
+)
+ON_BASE_HOST = (
+    "Accounts and organizations are served on the base host, {base_domain}: log in there with "
+    "POST {base_domain}/api/auth/login/ (the token works on every organization's subdomain)."
+)
+
+BODY_TOO_LARGE = "The request body is larger than the limit of {limit} bytes."
+TOO_MANY_FIELDS = "Too many query or form parameters: at most {limit} are accepted."
+BAD_REQUEST = "Bad request."
+JSON_TOO_DEEP = "JSON nested more than {limit} levels deep is not accepted."
+JSON_SURROGATE = (
+    "JSON strings must be valid Unicode: unpaired surrogate escapes (\\ud800-\\udfff) are "
+    "not accepted."
+)
+
+INVALID_CURSOR = "Invalid cursor."
+INVALID_DATE = "Not a valid date: use YYYY-MM-DD, e.g. 2026-03-31."
+INVALID_BOOLEAN = '"%(value)s" is not accepted: use true or false.'

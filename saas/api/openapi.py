@@ -1,0 +1,101 @@
+"""OpenAPI: every operation documents the error responses it can give, in the API's error shapes."""
+
+from django.conf import settings
+from drf_spectacular import openapi
+from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import AllowAny, IsAuthenticated
+
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"detail": {"type": "string", "description": "What is wrong."}},
+    "required": ["detail"],
+}
+VALIDATION_ERROR_SCHEMA = {
+    "type": "object",
+    "description": (
+        "Each key names an input (a field of the body, or a query parameter) and holds its "
+        "messages; `non_field_errors` holds those about the input as a whole, and list items "
+        'are keyed by position. A body that cannot be read answers `{"detail": "..."}`.'
+    ),
+    "additionalProperties": {
+        "oneOf": [
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "object", "additionalProperties": True},
+            {"type": "string"},
+        ]
+    },
+}
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's AutoSchema, plus the error responses each operation can give, derived
+    from what the view does, so endpoints added later are documented without edits:
+
+    - 400 for writes and for reads with query parameters (validation; unreadable bodies);
+    - 401 where the view authenticates (no, invalid or expired token);
+    - 403 where a permission beyond "signed in" applies, or a session write may lack CSRF;
+    - 404 where the path names an object; 413 and 415 where there is a request body;
+    - 429 where the view is throttled.
+
+    Codes an operation declares itself (`@extend_schema(responses=...)`) are left as they are.
+    Optional query parameters are marked `allowEmptyValue`: an empty one (`?ordering=`, as
+    forms send) means the same as leaving it out, for pagination and filters alike.
+    """
+
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "query" and not parameter.get("required"):
+                parameter.setdefault("allowEmptyValue", True)
+        error = self._component("Error", ERROR_SCHEMA)
+        invalid = self._component("ValidationError", VALIDATION_ERROR_SCHEMA)
+        for code, description in self._error_responses(operation).items():
+            schema = invalid if code == "400" else error
+            operation["responses"].setdefault(
+                code,
+                {"description": description, "content": {"application/json": {"schema": schema}}},
+            )
+        return operation
+
+    def _component(self, name: str, schema: dict) -> dict:
+        component = ResolvedComponent(
+            name=name, type=ResolvedComponent.SCHEMA, schema=schema, object=name
+        )
+        self.registry.register_on_missing(component)
+        return component.ref
+
+    def _error_responses(self, operation: dict) -> dict[str, str]:
+        view = self.view
+        parameters = operation.get("parameters", [])
+        writes = self.method in UNSAFE_METHODS
+        authenticators = view.get_authenticators()
+        restricted = any(
+            not isinstance(permission, (AllowAny, IsAuthenticated))
+            for permission in view.get_permissions()
+        )
+        session_write = writes and any(
+            isinstance(authenticator, SessionAuthentication) for authenticator in authenticators
+        )
+        responses = {}
+        if writes or any(parameter["in"] == "query" for parameter in parameters):
+            responses["400"] = "Invalid input: the messages name each field or parameter."
+        if authenticators:
+            responses["401"] = (
+                "Not signed in: send `Authorization: Bearer <token>` with a valid token."
+            )
+        if restricted or session_write:
+            responses["403"] = "Signed in, but not allowed to do this here."
+        if any(parameter["in"] == "path" for parameter in parameters):
+            responses["404"] = "No such object here."
+        if "requestBody" in operation:
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            responses["413"] = f"The request body is larger than {limit} bytes."
+            responses["415"] = "The request body is not `application/json`."
+        if view.get_throttles():
+            responses["429"] = "Too many requests: retry after the `Retry-After` seconds."
+        return responses

@@ -1,0 +1,71 @@
+"""shared_apps/accounts/authentication.py: every malformed Authorization header is a 401 that says
+what is wrong, on any host, and a good Bearer token still works."""
+
+import pytest
+from django.test import Client
+
+from tests.factories import client_for, host_of
+
+pytestmark = pytest.mark.django_db
+
+USE_BEARER = (
+    'Send the token as "Authorization: Bearer <token>"; the "Token" prefix is not accepted.'
+)
+
+
+def _get(acme, host: str, authorization: str):
+    organization = acme if host == "acme" else None
+    path = "/api/tasks/" if organization else "/api/auth/me/"
+    client = Client(HTTP_HOST=host_of(organization), HTTP_AUTHORIZATION=authorization)
+    return client.get(path)
+
+
+@pytest.mark.parametrize("host", ["acme", "public"])
+@pytest.mark.parametrize("prefix", ["Token", "token", "TOKEN"])
+def test_the_token_prefix_is_a_401_saying_to_use_bearer(acme, host, prefix):
+    response = _get(acme, host, f"{prefix} 0123456789abcdef")
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": USE_BEARER}
+    assert response["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("host", ["acme", "public"])
+@pytest.mark.parametrize(
+    "token",
+    ["\xff\xfe", "\xc3\x28", "abc\x00def", "abc\x7f", "\xe9t\xe9"],
+    ids=["not-utf8", "bad-continuation", "nul", "del", "latin-1"],
+)
+def test_a_token_that_is_not_printable_ascii_is_a_401(acme, host, token):
+    response = _get(acme, host, f"Bearer {token}")
+
+    assert response.status_code == 401, response.content
+    assert response.json() == {"detail": "Invalid token."}
+
+
+def test_a_header_outside_latin_1_is_a_401(acme):
+    # Only a test client can send this (WSGI headers are Latin-1), but it must not be a 500.
+    response = _get(acme, "acme", "Bearer \u20ac")
+
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("host", ["acme", "public"])
+def test_a_wrong_but_well_formed_token_is_invalid(acme, host):
+    response = _get(acme, host, "Bearer " + "ab" * 32)
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid token."}
+
+
+def test_a_good_bearer_token_still_authenticates(acme, acme_member):
+    assert client_for(acme_member, acme).get("/api/tasks/").status_code == 200
+    assert client_for(acme_member).get("/api/auth/me/").status_code == 200
+
+
+def test_other_schemes_are_left_to_other_authenticators(acme):
+    # A proxy's Basic auth is not ours to judge: the request is simply not signed in.
+    response = _get(acme, "public", "Basic dXNlcjpwYXNz")
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Authentication credentials were not provided."}
