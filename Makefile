@@ -16,8 +16,10 @@ export PYTHONWARNINGS ?= ignore::UserWarning:platformdirs.api
 
 # Resolves DATABASE_URL: the one given, else the embedded server's (started on demand).
 WITH_DB = DATABASE_URL="$$($(BIN)/python -m saas.devdb)" && export DATABASE_URL &&
+# The same without creating that database: tests only ever use a test database of their own.
+WITH_DB_SERVER = DATABASE_URL="$$($(BIN)/python -m saas.devdb --no-create)" && export DATABASE_URL &&
 
-.PHONY: install run test lint bench migrate demo check db-stop clean
+.PHONY: install run test lint bench migrate manage check db-stop clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,20 +32,17 @@ install: $(STAMP)
 migrate: $(STAMP)
 	$(WITH_DB) $(BIN)/python manage.py migrate_schemas --noinput
 
-demo: $(STAMP)
-	$(WITH_DB) DEBUG=true $(BIN)/python manage.py seed_demo
-
+# Migrate, demo data when DEBUG is on (the default here), serve on HOST:PORT (saas/devserver.py).
 run: $(STAMP)
-	$(WITH_DB) export DEBUG="$${DEBUG:-true}" && \
-	  $(BIN)/python manage.py migrate_schemas --noinput && \
-	  $(BIN)/python manage.py seed_demo && \
-	  exec $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(WITH_DB) exec $(BIN)/python -m saas.devserver $(HOST) $(PORT)
 
+# pytest creates, migrates and drops its own test database; nothing else is touched.
 test: $(STAMP)
-	$(WITH_DB) \
-	  $(BIN)/python manage.py migrate_schemas --noinput && \
-	  DEBUG=true $(BIN)/python manage.py seed_demo && \
-	  $(BIN)/python -m pytest $(ARGS)
+	$(WITH_DB_SERVER) $(BIN)/python -m pytest $(ARGS)
+
+# Any manage.py command against the same database as `make run`: make manage ARGS="createsuperuser"
+manage: $(STAMP)
+	$(WITH_DB) $(BIN)/python manage.py $(ARGS)
 
 # Benchmarks print tables; TASKS sets the size of the scale organization (created once).
 TASKS ?= 1000000
@@ -59,7 +58,8 @@ check: $(STAMP)
 	  $(BIN)/python manage.py makemigrations --check --dry-run
 
 db-stop:
-	test ! -x $(BIN)/python || $(BIN)/python -m saas.devdb stop
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m saas.devdb stop; \
+	else echo "No $(VENV): the embedded PostgreSQL was never started here; nothing to stop."; fi
 
 clean: db-stop
-	rm -rf $(VENV) .data .pytest_cache
+	rm -rf $(VENV) .data .pytest_cache .artifacts

@@ -1,9 +1,10 @@
 """Routes each request to its organization's schema by host; unknown or inactive -> JSON 404."""
 
+from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django_tenants.middleware.main import TenantMainMiddleware
 
-from saas.views import tenant_not_found
+from saas.api.views import tenant_not_found
 
 
 class OrganizationMiddleware(TenantMainMiddleware):
@@ -19,7 +20,9 @@ class OrganizationMiddleware(TenantMainMiddleware):
 
     def hostname_from_request(self, request):
         # Host names are case-insensitive, and "acme.example.com." (trailing dot) is the same host.
-        return super().hostname_from_request(request).lower().rstrip(".")
+        hostname = super().hostname_from_request(request).lower().rstrip(".")
+        # Aliases (127.0.0.1 in development) are the base host under another name.
+        return settings.BASE_DOMAIN if hostname in settings.PUBLIC_HOST_ALIASES else hostname
 
     def get_tenant(self, domain_model, hostname):
         tenant = super().get_tenant(domain_model, hostname)
