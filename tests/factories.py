@@ -21,9 +21,14 @@ _sequence = itertools.count(1)
 def make_user(
     *, email: str | None = None, password: str | None = None, full_name: str = ""
 ) -> User:
-    """A new active user; no password (cheap) unless one is given."""
+    """A new active, verified user; no password (cheap) unless one is given."""
     email = email or f"user{next(_sequence)}@test.example.com"
-    return user_create(email=email, password=password, full_name=full_name or email.split("@")[0])
+    return user_create(
+        email=email,
+        password=password,
+        full_name=full_name or email.split("@")[0],
+        email_verified=True,
+    )
 
 
 def make_member(organization: Organization, role: str = Role.MEMBER, **user_kwargs) -> User:

@@ -1,4 +1,5 @@
-"""Accounts on the public host: register, login, logout, me, and how API tokens are kept."""
+"""Accounts on the public host: login, logout, me, and how API tokens are kept (sign-up and
+verification: test_registration.py; passwords: test_passwords.py)."""
 
 import datetime
 
@@ -9,14 +10,12 @@ from django.utils.dateparse import parse_datetime
 from knox.crypto import hash_token
 from knox.models import AuthToken
 
-from shared_apps.accounts.models import User
 from shared_apps.organizations.models import Membership, Role
 from shared_apps.organizations.services import organization_set_active
 from tests.factories import client_for, make_member, make_user
 
 pytestmark = pytest.mark.django_db
 
-REGISTER_URL = "/api/auth/register/"
 LOGIN_URL = "/api/auth/login/"
 LOGOUT_URL = "/api/auth/logout/"
 ME_URL = "/api/auth/me/"
@@ -45,96 +44,6 @@ def _bearer(token: str | None):
     if token is not None:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
-
-
-# --- register -----------------------------------------------------------------------------
-
-
-def test_register_creates_an_account_and_never_returns_the_password(public_client):
-    response = public_client.post(
-        REGISTER_URL,
-        {"email": "New.Person@Example.COM", "password": PASSWORD, "full_name": "New Person"},
-    )
-
-    assert response.status_code == 201, response.content
-    body = response.json()
-    user = User.objects.get(pk=body["id"])
-    assert body == {"id": user.pk, "email": "new.person@example.com", "full_name": "New Person"}
-    assert PASSWORD not in response.content.decode()
-    assert user.is_active
-    assert user.check_password(PASSWORD)
-    assert user.password != PASSWORD
-
-
-def test_a_registered_user_can_log_in(public_client):
-    public_client.post(REGISTER_URL, {"email": "fresh@test.example.com", "password": PASSWORD})
-
-    assert _login(public_client, "fresh@test.example.com").status_code == 200
-
-
-def test_register_with_an_email_taken_in_another_case_answers_400(public_client, account):
-    response = public_client.post(
-        REGISTER_URL,
-        {"email": "PAT.Jones@Test.Example.com", "password": PASSWORD, "full_name": "Impostor"},
-    )
-
-    assert response.status_code == 400
-    assert "email" in response.json()
-    assert User.objects.filter(email__iexact="pat.jones@test.example.com").count() == 1
-
-
-@pytest.mark.parametrize("password", ["123", "password", "12345678", "abc", "qwertyuiop"])
-def test_register_with_a_weak_password_answers_400_naming_password(public_client, password):
-    response = public_client.post(
-        REGISTER_URL, {"email": "weak@test.example.com", "password": password}
-    )
-
-    assert response.status_code == 400
-    assert set(response.json()) == {"password"}
-    assert response.json()["password"]
-    assert not User.objects.filter(email="weak@test.example.com").exists()
-
-
-def test_register_with_a_password_like_the_email_answers_400(public_client):
-    response = public_client.post(
-        REGISTER_URL, {"email": "margaretthatcher@test.example.com", "password": "margaretthatcher"}
-    )
-
-    assert response.status_code == 400
-    assert "password" in response.json()
-
-
-@pytest.mark.parametrize("email", ["not-an-email", "a@", "@example.com", "two@@example.com", ""])
-def test_register_with_an_invalid_email_answers_400_naming_email(public_client, email):
-    response = public_client.post(REGISTER_URL, {"email": email, "password": PASSWORD})
-
-    assert response.status_code == 400
-    assert "email" in response.json()
-    assert not User.objects.filter(email=email).exists()
-
-
-def test_register_without_email_or_password_answers_400_naming_both(public_client):
-    response = public_client.post(REGISTER_URL, {})
-
-    assert response.status_code == 400
-    assert {"email", "password"} <= set(response.json())
-
-
-def test_register_ignores_privilege_fields(public_client):
-    response = public_client.post(
-        REGISTER_URL,
-        {
-            "email": "sneaky@test.example.com",
-            "password": PASSWORD,
-            "is_staff": True,
-            "is_superuser": True,
-        },
-    )
-
-    assert response.status_code == 201
-    user = User.objects.get(email="sneaky@test.example.com")
-    assert not user.is_staff
-    assert not user.is_superuser
 
 
 # --- login --------------------------------------------------------------------------------
@@ -252,6 +161,7 @@ def test_me_shows_the_user_and_their_active_organizations_with_roles(acme, globe
                 "role": "MEMBER",
             },
         ],
+        "invitations": [],
     }
 
 

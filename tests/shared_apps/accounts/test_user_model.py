@@ -49,7 +49,7 @@ def test_login_fails_with_a_wrong_password_or_for_an_inactive_user():
     assert authenticate(email="carol@x.com", password=PASSWORD) is None
 
 
-def test_passwords_are_hashed_with_argon2():
+def test_passwords_are_hashed_with_argon2(production_password_hashers):
     user = user_create(email="dave@x.com", password=PASSWORD)
 
     user.refresh_from_db()
