@@ -23,8 +23,15 @@ if not SECRET_KEY:
 
 # Organizations live at <slug>.<BASE_DOMAIN>; the bare BASE_DOMAIN is the public site.
 BASE_DOMAIN = env("BASE_DOMAIN", default="localhost").lower()
+# Other hosts that serve the public site: in development http://127.0.0.1:8000/ works too.
+PUBLIC_HOST_ALIASES = [
+    host.lower()
+    for host in env.list("PUBLIC_HOST_ALIASES", default=["localhost", "127.0.0.1"] if DEBUG else [])
+]
 # ".example.com" matches example.com and every subdomain of it.
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[BASE_DOMAIN, f".{BASE_DOMAIN}"])
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=[BASE_DOMAIN, f".{BASE_DOMAIN}", *PUBLIC_HOST_ALIASES]
+)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_SCHEME = env("SITE_SCHEME", default="http")
 # Port shown in printed URLs (empty for 80/443 behind a proxy).
@@ -67,13 +74,14 @@ TENANT_MODEL = "organizations.Organization"
 TENANT_DOMAIN_MODEL = "organizations.Domain"
 PUBLIC_SCHEMA_URLCONF = "saas.urls_public"
 ROOT_URLCONF = "saas.urls_tenants"
-DEFAULT_NOT_FOUND_TENANT_VIEW = "saas.views.tenant_not_found"
+DEFAULT_NOT_FOUND_TENANT_VIEW = "saas.api.views.tenant_not_found"
 # Send `SET search_path` only when the schema changes, not on every cursor.
 TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
     "saas.middleware.HealthCheckMiddleware",  # answers probes on any host, before routing
     "shared_apps.organizations.middleware.OrganizationMiddleware",
+    "saas.api.middleware.ApiTrailingSlashMiddleware",  # needs the host's URLconf
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -153,6 +161,14 @@ AUTH_PASSWORD_VALIDATORS = [
 # UserManager.get_by_natural_key looks users up case-insensitively to match.
 SILENCED_SYSTEM_CHECKS = ["auth.E003"]
 
+# Emailed account links (verification, password set/reset) expire after this many seconds.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
+# Organization invitations expire after this many hours.
+INVITATION_TTL_HOURS = env.int("INVITATION_TTL_HOURS", default=72)
+# Emailed links open this front-end when set (e.g. https://app.example.com); empty: the small
+# pages this project serves under /accounts/ on the base host.
+FRONTEND_URL = env("FRONTEND_URL", default="").rstrip("/")
+
 REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Bearer",
     "TOKEN_TTL": timedelta(seconds=env.int("TOKEN_TTL_SECONDS", default=7 * 24 * 3600)),
@@ -160,9 +176,11 @@ REST_KNOX = {
 }
 
 # --- REST framework -----------------------------------------------------------------------
+# Larger request bodies are refused with a 413 naming this limit (Django's default, 2.5 MiB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "shared_apps.accounts.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -170,11 +188,12 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "saas.pagination.KeysetPagination",
+    "DEFAULT_PARSER_CLASSES": ["saas.api.parsers.JSONParser"],
+    "DEFAULT_METADATA_CLASS": "saas.api.metadata.ActionMetadata",
+    "DEFAULT_PAGINATION_CLASS": "saas.api.pagination.KeysetPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "saas.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "saas.api.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "saas.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -192,6 +211,18 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {},
 }
+
+# --- Email -------------------------------------------------------------------------------
+# smtp://user:password@host:587 (add ?ssl=true / ?tls=true) in production; consolemail:// prints
+# emails to the server's output in development; filemail:///dir writes one file per email.
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+if EMAIL_CONFIG["EMAIL_FILE_PATH"] and not EMAIL_CONFIG["EMAIL_FILE_PATH"].startswith("/"):
+    # django-environ drops the leading "/" of filemail:///dir; the folder is meant absolute.
+    EMAIL_CONFIG["EMAIL_FILE_PATH"] = "/" + EMAIL_CONFIG["EMAIL_FILE_PATH"]
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default=f"Task management <noreply@{BASE_DOMAIN}>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
 # --- Internationalisation -----------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -226,10 +257,14 @@ SESSION_COOKIE_SECURE = env.bool(
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # --- Logging ------------------------------------------------------------------------------
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Django's default config gives the "django" logger a console handler of its own (DEBUG
+    # only) that also propagates here: every warning was printed twice. Root prints it once.
+    "loggers": {"django": {"handlers": [], "level": LOG_LEVEL, "propagate": True}},
 }

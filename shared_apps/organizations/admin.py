@@ -3,11 +3,15 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
+from shared_apps.accounts.admin import UserAdmin
 from shared_apps.accounts.models import User
 
-from .models import Domain, Membership, Organization, Role
+from .models import Invitation, Membership, Organization, Role
 from .services import (
     INACTIVE_USER,
     LAST_ADMIN,
@@ -21,6 +25,11 @@ from .services import (
     organization_slug_check,
     organization_url,
 )
+
+
+def _date(moment) -> str:
+    """A list column's date without the time of day, so the columns fit beside the sidebar."""
+    return date_format(timezone.localtime(moment), "SHORT_DATE_FORMAT")
 
 
 class OrganizationCreationForm(forms.ModelForm):
@@ -52,12 +61,24 @@ class OrganizationCreationForm(forms.ModelForm):
         return slug
 
 
-class DomainInline(admin.TabularInline):
-    model = Domain
+class InvitationInline(admin.TabularInline):
+    """Open invitations, for reference: ADMINs manage them through the API."""
+
+    model = Invitation
+    verbose_name = "pending invitation"
+    verbose_name_plural = "pending invitations"
     extra = 0
-    fields = ("domain", "is_primary")
-    readonly_fields = ("domain", "is_primary")
+    fields = ("email", "role", "invited_by", "created_at", "expires_at")
+    readonly_fields = fields
     can_delete = False
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(accepted_at__isnull=True, expires_at__gt=timezone.now())
+            .select_related("invited_by")
+        )
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -94,7 +115,9 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "schema_name", "is_active", "created_at", "link")
+    # Short columns so the URL fits beside the sidebar at 1280 px: the schema name is the
+    # slug's twin (on the change page), the creation date needs no time of day here.
+    list_display = ("name", "slug", "is_active", "created", "link")
     list_filter = ("is_active",)
     search_fields = ("name", "slug")
     readonly_fields = ("slug", "schema_name", "created_at", "link")
@@ -118,7 +141,9 @@ class OrganizationAdmin(admin.ModelAdmin):
         return () if obj is None else self.readonly_fields
 
     def get_inlines(self, request, obj):
-        return () if obj is None else (DomainInline, MembershipInline)
+        # No domain inline: an organization has one domain, derived from its slug, and the
+        # URL field shows it already.
+        return () if obj is None else (MembershipInline, InvitationInline)
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -129,21 +154,28 @@ class OrganizationAdmin(admin.ModelAdmin):
             return
         # New organizations go through the same onboarding service as the API and the
         # command; the admin then logs and redirects using the created row's identity.
-        organization, admin_user, created = organization_onboard(
+        onboarded = organization_onboard(
             name=form.cleaned_data["name"],
             slug=form.cleaned_data["slug"],
             admin_email=form.cleaned_data["admin_email"],
         )
+        organization = onboarded.organization
         obj.pk = organization.pk
         obj.schema_name = organization.schema_name
         obj.created_at = organization.created_at
         obj._state.adding = False
-        if created:
+        email = onboarded.admin.email
+        if onboarded.password_link_sent:
+            created = "Created the account" if onboarded.user_created else "The account"
             self.message_user(
                 request,
-                f"Created user {admin_user.email} without a password: set one from the user's page.",
-                messages.WARNING,
+                f"{created} {email} has no password yet: emailed it a single-use link to set "
+                f"one. Resend it from the user's page (action “Email a link to set a "
+                f"password”) if needed.",
+                messages.SUCCESS,
             )
+        else:
+            self.message_user(request, f"{email} is the first ADMIN.", messages.SUCCESS)
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not Membership:
@@ -171,7 +203,12 @@ class OrganizationAdmin(admin.ModelAdmin):
         if not obj.pk:
             return "-"
         url = organization_url(obj)
-        return format_html('<a href="{}">{}</a>', url, url)
+        # The host and port are what tell organizations apart; the scheme is always the same.
+        return format_html('<a href="{}">{}</a>', url, url.split("://", 1)[-1].rstrip("/"))
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj):
+        return _date(obj.created_at)
 
     @admin.action(
         description="Deactivate selected organizations (subdomain goes offline, data kept)"
@@ -212,8 +249,9 @@ class MembershipAdminForm(forms.ModelForm):
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
     form = MembershipAdminForm
-    list_display = ("user", "organization", "role", "created_at")
-    list_filter = ("role", "organization")
+    list_display = ("user", "organization", "role", "created")
+    # Only organizations that have members: never the public site.
+    list_filter = ("role", ("organization", admin.RelatedOnlyFieldListFilter))
     search_fields = ("user__email", "organization__slug", "organization__name")
     autocomplete_fields = ("user", "organization")
     list_select_related = ("user", "organization")
@@ -236,6 +274,10 @@ class MembershipAdmin(admin.ModelAdmin):
             obj.pk = created.pk
             obj._state.adding = False
 
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj):
+        return _date(obj.created_at)
+
     def has_delete_permission(self, request, obj=None):
         # The last ADMIN stays; staff promote someone else first.
         return super().has_delete_permission(request, obj) and not (obj and is_last_admin(obj))
@@ -249,3 +291,47 @@ class MembershipAdmin(admin.ModelAdmin):
                 membership_delete(membership=membership)
             except ValidationError as exc:
                 self.message_user(request, f"{membership}: {exc.messages[0]}", messages.ERROR)
+
+
+# --- Users: their memberships on their page -------------------------------------------------
+# Registered from here because accounts sits below organizations: accounts' own admin must
+# not import this app, so this app extends the user admin with what it knows.
+
+
+class UserMembershipInline(admin.TabularInline):
+    """The organizations a user belongs to, with their role (changed on the organization)."""
+
+    model = Membership
+    fk_name = "user"
+    extra = 0
+    fields = ("organization_link", "role", "created_at")
+    readonly_fields = fields
+    can_delete = False
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .exclude(organization__schema_name="public")
+            .select_related("organization")
+        )
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Organization")
+    def organization_link(self, membership):
+        url = reverse("admin:organizations_organization_change", args=[membership.organization_id])
+        return format_html('<a href="{}">{}</a>', url, membership.organization)
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserWithMembershipsAdmin(UserAdmin):
+    """The accounts app's user admin, plus the user's memberships."""
+
+    def get_inlines(self, request, obj):
+        inlines = super().get_inlines(request, obj)
+        return inlines if obj is None else (*inlines, UserMembershipInline)

@@ -1,8 +1,12 @@
-"""Organization (a tenant with its own schema), its Domain, and Membership with a role."""
+"""Organization (a tenant with its own schema), its Domain, Membership with a role, and
+Invitation (a membership offered by email, pending consent)."""
+
+import hashlib
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Now
+from django.db.models.functions import Lower, Now
+from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
 
 from .slugs import SCHEMA_NAME_PATTERN, SLUG_MAX_LENGTH, SLUG_PATTERN, validate_slug
@@ -98,3 +102,74 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} is {self.role} of {self.organization.slug}"
+
+
+class Invitation(models.Model):
+    """An offer of membership sent to an email address; it becomes a membership only when the
+    person accepts it. Only a hash of the emailed token is stored."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # One open invitation per address and organization: inviting again refreshes it.
+            models.UniqueConstraint(
+                "organization",
+                Lower("email"),
+                condition=models.Q(accepted_at__isnull=True),
+                name="organizations_invitation_one_open_per_email",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values),
+                name="organizations_invitation_role_valid",
+            ),
+        ]
+        indexes = [
+            # "My pending invitations" (GET /api/auth/me/) looks them up by address.
+            models.Index(
+                Lower("email"),
+                condition=models.Q(accepted_at__isnull=True),
+                name="org_invitation_open_email",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.email} invited as {self.role} to {self.organization.slug}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def is_open(self) -> bool:
+        """Not accepted and not expired: it can still be accepted."""
+        return self.accepted_at is None and not self.is_expired
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        """The stored form of an emailed token (the raw token is never stored)."""
+        # surrogatepass: any string a client sends hashes (to a value no invitation has).
+        return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()

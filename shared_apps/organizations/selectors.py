@@ -1,10 +1,12 @@
-"""Reads for organizations and memberships."""
+"""Reads for organizations, memberships and invitations."""
 
 from django.db.models import QuerySet
+from django.db.models.functions import Lower
+from django.utils import timezone
 
-from shared_apps.accounts.models import User
+from shared_apps.accounts.models import User, normalize_email
 
-from .models import Membership, Organization, Role
+from .models import Invitation, Membership, Organization, Role
 
 
 def organization_list_for_user(*, user: User) -> QuerySet[Membership]:
@@ -32,4 +34,35 @@ def membership_list(*, organization: Organization) -> QuerySet[Membership]:
     """Members of one organization, with their users loaded."""
     return Membership.objects.filter(organization=organization).select_related(
         "user", "organization"
+    )
+
+
+def invitation_list_open(*, organization: Organization) -> QuerySet[Invitation]:
+    """The organization's invitations that can still be accepted, with their inviters."""
+    return Invitation.objects.filter(
+        organization=organization, accepted_at__isnull=True, expires_at__gt=timezone.now()
+    ).select_related("invited_by", "organization")
+
+
+def invitation_list_for_user(*, user: User) -> QuerySet[Invitation]:
+    """Open invitations addressed to the user's email, from active organizations."""
+    return (
+        Invitation.objects.alias(email_lower=Lower("email"))  # served by an index on lower(email)
+        .filter(
+            email_lower=normalize_email(user.email),
+            accepted_at__isnull=True,
+            expires_at__gt=timezone.now(),
+            organization__is_active=True,
+        )
+        .select_related("invited_by", "organization")
+        .order_by("-created_at", "-id")
+    )
+
+
+def invitation_by_token(*, token: str) -> Invitation | None:
+    """The invitation an emailed token belongs to (in any state), to show it on a page."""
+    return (
+        Invitation.objects.select_related("organization", "invited_by")
+        .filter(token_hash=Invitation.hash_token(token))
+        .first()
     )

@@ -3,9 +3,13 @@
 from rest_framework import serializers
 
 from shared_apps.accounts.models import User
-from shared_apps.accounts.serializers import UserSummarySerializer
+from shared_apps.accounts.serializers import (
+    TokenSerializer,
+    UserSummarySerializer,
+    password_field,
+)
 
-from .models import Membership, Role
+from .models import Invitation, Membership, Role
 
 
 class OrganizationCreateSerializer(serializers.Serializer):
@@ -33,9 +37,52 @@ class MemberSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MemberCreateSerializer(serializers.Serializer):
+class InvitationCreateSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     role = serializers.ChoiceField(choices=Role.choices)
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    """A pending invitation, as the organization's ADMINs see it."""
+
+    invited_by = UserSummarySerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Invitation
+        fields = ("id", "email", "role", "invited_by", "created_at", "expires_at")
+        read_only_fields = fields
+
+
+class OrganizationSummarySerializer(serializers.Serializer):
+    slug = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    domain = serializers.CharField(read_only=True)
+
+
+class MyInvitationSerializer(serializers.ModelSerializer):
+    """An invitation addressed to the signed-in user."""
+
+    organization = OrganizationSummarySerializer(read_only=True)
+    invited_by = UserSummarySerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Invitation
+        fields = ("id", "organization", "role", "invited_by", "created_at", "expires_at")
+        read_only_fields = fields
+
+
+class InvitationAcceptSerializer(serializers.Serializer):
+    """Accept with the emailed token; `password` is the new one (or the account's own)."""
+
+    token = serializers.CharField(max_length=200)
+    password = password_field()
+    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+
+
+class InvitationAcceptedSerializer(TokenSerializer):
+    """A login token, and the organization just joined."""
+
+    organization = MyOrganizationSerializer(read_only=True)
 
 
 class MemberUpdateSerializer(serializers.Serializer):
@@ -43,11 +90,12 @@ class MemberUpdateSerializer(serializers.Serializer):
 
 
 class MeSerializer(serializers.ModelSerializer):
-    """The signed-in user with the organizations they belong to."""
+    """The signed-in user, the organizations they belong to and the invitations they can accept."""
 
     organizations = MyOrganizationSerializer(many=True, source="active_memberships")
+    invitations = MyInvitationSerializer(many=True, source="open_invitations")
 
     class Meta:
         model = User
-        fields = ("id", "email", "full_name", "organizations")
+        fields = ("id", "email", "full_name", "organizations", "invitations")
         read_only_fields = fields

@@ -10,7 +10,8 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from shared_apps.accounts.models import User
-from shared_apps.organizations.models import Membership, Organization, Role
+from shared_apps.organizations.models import Invitation, Membership, Organization, Role
+from shared_apps.organizations.services import invitation_create
 from tenant_apps.projects.models import Project
 from tenant_apps.tasks.models import Task
 from tests.factories import client_for, make_member, make_project, make_task, make_user
@@ -25,10 +26,15 @@ ACTORS = (ADMIN, MANAGER, MEMBER, OUTSIDER, ANONYMOUS)
 
 
 def snapshot(organization: Organization) -> dict:
-    """Memberships (public schema) plus projects, tasks and assignments (the org's schema)."""
+    """Memberships and invitations (public schema) plus projects, tasks and assignments (the
+    org's schema)."""
     memberships = {
         m.id: {"user": m.user_id, "role": m.role}
         for m in Membership.objects.filter(organization=organization)
+    }
+    invitations = {
+        i.id: {"email": i.email, "role": i.role, "token_hash": i.token_hash}
+        for i in Invitation.objects.filter(organization=organization)
     }
     with tenant_context(organization):
         projects = {
@@ -48,7 +54,12 @@ def snapshot(organization: Organization) -> dict:
             }
             for t in Task.objects.prefetch_related("assignees")
         }
-    return {"memberships": memberships, "projects": projects, "tasks": tasks}
+    return {
+        "memberships": memberships,
+        "invitations": invitations,
+        "projects": projects,
+        "tasks": tasks,
+    }
 
 
 # --- The people and objects every case acts on -------------------------------------------------
@@ -63,6 +74,7 @@ class World:
     spare: User  # a MEMBER of acme whom the cases edit and remove
     spare_membership: Membership
     newcomer: User  # an existing user who is not yet a member
+    invitation: Invitation  # an open invitation of acme, which the cases resend and revoke
     project: Project
     own_task: Task  # assigned to the MEMBER actor
     other_task: Task  # assigned to someone else only
@@ -113,6 +125,9 @@ def world(acme, globex, acme_admin, acme_manager, acme_member) -> World:
         spare=spare,
         spare_membership=Membership.objects.get(user=spare, organization=acme),
         newcomer=make_user(),
+        invitation=invitation_create(
+            organization=acme, email="invited@test.example.com", role=Role.MANAGER, invited_by=None
+        ),
         project=project,
         own_task=own_task,
         other_task=other_task,
@@ -144,6 +159,7 @@ def targets(world: World, actor: str) -> dict[str, int]:
     return {
         "spare_membership": world.spare_membership.id,
         "own_membership": own,
+        "invitation": world.invitation.id,
         "project": world.project.id,
         "own_task": world.own_task.id,
         "other_task": world.other_task.id,
@@ -156,9 +172,23 @@ def _new_row(table: dict, response) -> int:
     return new_id
 
 
-def add_membership(state, world, actor, response):
-    new_id = _new_row(state["memberships"], response)
-    state["memberships"][new_id] = {"user": world.newcomer.id, "role": Role.MEMBER}
+def add_invitation(state, world, actor, response):
+    new_id = _new_row(state["invitations"], response)
+    token_hash = Invitation.objects.get(pk=new_id).token_hash
+    state["invitations"][new_id] = {
+        "email": world.newcomer.email,
+        "role": Role.MEMBER,
+        "token_hash": token_hash,
+    }
+
+
+def renew_invitation(state, world, actor, response):
+    token_hash = Invitation.objects.get(pk=world.invitation.id).token_hash
+    state["invitations"][world.invitation.id]["token_hash"] = token_hash
+
+
+def remove_invitation(state, world, actor, response):
+    del state["invitations"][world.invitation.id]
 
 
 def promote_spare(state, world, actor, response):
@@ -260,6 +290,8 @@ PUT_EFFECT = dict(
 )
 
 MEMBERS = "/api/members/"
+INVITATIONS = "/api/invitations/"
+INVITATION_URL = "/api/invitations/{invitation}/"
 MEMBER_URL = "/api/members/{spare_membership}/"
 OWN_MEMBER_URL = "/api/members/{own_membership}/"
 PROJECTS = "/api/projects/"
@@ -273,12 +305,16 @@ ENDPOINTS: dict[str, Endpoint] = {
     "members-list": Endpoint("GET", MEMBERS),
     "members-detail": Endpoint("GET", MEMBER_URL),
     "members-create": Endpoint(
-        "POST", MEMBERS, lambda w: {"email": w.newcomer.email, "role": "MEMBER"}, add_membership
+        "POST", MEMBERS, lambda w: {"email": w.newcomer.email, "role": "MEMBER"}, add_invitation
     ),
     "members-update": Endpoint("PATCH", MEMBER_URL, {"role": "MANAGER"}, promote_spare),
     "members-delete": Endpoint("DELETE", MEMBER_URL, effect=remove_spare),
     # Leaving. The OUTSIDER targets their own (globex) membership, and is refused here.
     "members-leave": Endpoint("DELETE", OWN_MEMBER_URL, effect=remove_own_membership),
+    # Invitations (created with POST /api/members/)
+    "invitations-list": Endpoint("GET", INVITATIONS),
+    "invitations-resend": Endpoint("POST", INVITATION_URL + "resend/", effect=renew_invitation),
+    "invitations-delete": Endpoint("DELETE", INVITATION_URL, effect=remove_invitation),
     # Projects
     "projects-list": Endpoint("GET", PROJECTS),
     "projects-detail": Endpoint("GET", PROJECT_URL),
@@ -351,6 +387,9 @@ MATRIX = [
     ("members-update",                        200,  403,    403,   403,     401),
     ("members-delete",                        204,  403,    403,   403,     401),
     ("members-leave",                         204,  204,    204,   403,     None),
+    ("invitations-list",                      200,  403,    403,   403,     401),
+    ("invitations-resend",                    200,  403,    403,   403,     401),
+    ("invitations-delete",                    204,  403,    403,   403,     401),
     ("projects-list",                         200,  200,    200,   403,     401),
     ("projects-detail",                       200,  200,    200,   403,     401),
     ("projects-create",                       201,  201,    403,   403,     401),
@@ -388,6 +427,7 @@ def _check_read(name: str, world: World, response) -> None:
     expected_ids = {
         "members-list": world.spare_membership.id,
         "members-detail": world.spare_membership.id,
+        "invitations-list": world.invitation.id,
         "projects-list": world.project.id,
         "projects-detail": world.project.id,
         "tasks-list": world.other_task.id,

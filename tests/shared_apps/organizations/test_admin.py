@@ -3,7 +3,9 @@ deactivated users or public site, activation from the change form."""
 
 import pytest
 from django import forms
+from django.conf import settings
 from django.test import Client
+from django.utils.html import strip_tags
 from django_tenants.utils import schema_exists
 
 from shared_apps.accounts.models import User
@@ -437,3 +439,58 @@ def test_adding_an_active_user_in_the_organization_inline_makes_them_a_member(
 
     assert response.status_code == 302, _membership_formset_errors(response)
     assert _roles(organization) == {founder.email: Role.ADMIN, newcomer.email: Role.MANAGER}
+
+
+# --- Pages: each thing shown once, in the right place ------------------------------------------
+
+
+def test_the_organization_list_links_each_host_and_port_in_a_short_column(staff_client, acme):
+    response = staff_client.get(ORGANIZATIONS_URL)
+
+    link = f'<a href="http://acme.localhost:{settings.SITE_PORT}/">acme.localhost:{settings.SITE_PORT}</a>'
+    assert link in response.content.decode()
+    assert "org_acme" not in response.content.decode()
+
+
+def test_the_organization_page_shows_its_domain_once(staff_client, acme):
+    response = staff_client.get(f"{ORGANIZATIONS_URL}{acme.pk}/change/")
+
+    assert strip_tags(response.content.decode()).count("acme.localhost") == 1
+
+
+def test_the_membership_filter_leaves_out_the_public_site(staff_client, acme):
+    response = staff_client.get(MEMBERSHIPS_URL)
+
+    choices = [
+        choice["display"]
+        for choice in response.context["cl"].filter_specs[1].choices(response.context["cl"])
+    ]
+    assert "Acme Corp (acme)" in choices
+    assert not any("public" in str(choice).lower() for choice in choices)
+
+
+def test_a_users_page_lists_their_memberships(staff_client, acme, globex):
+    user = make_user(email="two-orgs@test.example.com")
+    membership_add(organization=acme, user=user, role=Role.MANAGER)
+    membership_add(organization=globex, user=user, role=Role.MEMBER)
+
+    response = staff_client.get(f"/admin/accounts/user/{user.pk}/change/")
+
+    inline = next(
+        formset
+        for formset in response.context["inline_admin_formsets"]
+        if formset.formset.model is Membership
+    )
+    assert {
+        (form.instance.organization.slug, form.instance.role) for form in inline.formset.forms
+    } == {
+        ("acme", Role.MANAGER),
+        ("globex", Role.MEMBER),
+    }
+    assert f'href="{ORGANIZATIONS_URL}{acme.pk}/change/"' in response.content.decode()
+
+
+def test_view_site_opens_the_api_docs(staff_client):
+    response = staff_client.get("/admin/")
+
+    assert response.context["site_url"] == "/api/docs/"

@@ -1,15 +1,12 @@
-"""The members endpoint on an organization's host: adding, re-roling and removing members,
+"""The members endpoint on an organization's host: re-roling and removing members,
 the last-ADMIN rule, mass assignment, and pagination."""
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from shared_apps.accounts.models import User
 from shared_apps.organizations.models import Membership, Role
 from shared_apps.organizations.services import (
-    ALREADY_MEMBER,
     LAST_ADMIN,
-    NO_SUCH_USER,
     membership_change_role,
     membership_delete,
 )
@@ -41,83 +38,7 @@ def sole_admin(acme, acme_admin):
     return acme_admin
 
 
-# --- Adding members ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("role", ["ADMIN", "MANAGER", "MEMBER"])
-def test_an_admin_adds_an_existing_user_by_email_in_any_case(acme, acme_admin, role):
-    user = make_user(email="new.hire@test.example.com", full_name="New Hire")
-
-    response = client_for(acme_admin, acme).post(
-        "/api/members/", {"email": "New.HIRE@Test.Example.COM", "role": role}, format="json"
-    )
-
-    assert response.status_code == 201, response.content
-    created = membership(acme, user)
-    assert created.role == role
-    body = response.json()
-    assert set(body) == {"id", "user", "role", "created_at"}
-    assert body["id"] == created.id
-    assert body["user"] == {
-        "id": user.id,
-        "email": "new.hire@test.example.com",
-        "full_name": "New Hire",
-    }
-    assert body["role"] == role
-    assert body["created_at"]
-
-
-def test_an_unknown_email_is_refused(acme, acme_admin):
-    before = memberships_of(acme)
-
-    response = client_for(acme_admin, acme).post(
-        "/api/members/", {"email": "nobody@test.example.com", "role": "MEMBER"}, format="json"
-    )
-
-    assert response.status_code == 400
-    assert response.json() == {"email": [NO_SUCH_USER]}
-    assert memberships_of(acme) == before
-
-
-def test_adding_an_existing_member_again_is_refused(acme, acme_admin, acme_member):
-    before = memberships_of(acme)
-
-    response = client_for(acme_admin, acme).post(
-        "/api/members/", {"email": acme_member.email.upper(), "role": "MANAGER"}, format="json"
-    )
-
-    assert response.status_code == 400
-    assert response.json() == {"email": [ALREADY_MEMBER]}
-    assert memberships_of(acme) == before
-    assert membership(acme, acme_member).role == Role.MEMBER
-
-
-def test_a_deactivated_user_cannot_be_added(acme, acme_admin):
-    user = make_user()
-    User.objects.filter(pk=user.pk).update(is_active=False)
-    before = memberships_of(acme)
-
-    response = client_for(acme_admin, acme).post(
-        "/api/members/", {"email": user.email, "role": "MEMBER"}, format="json"
-    )
-
-    assert response.status_code == 400
-    assert response.json() == {"email": [NO_SUCH_USER]}
-    assert memberships_of(acme) == before
-
-
-@pytest.mark.parametrize("role", ["OWNER", "admin", "", None])
-def test_an_invalid_role_is_refused(acme, acme_admin, role):
-    user = make_user()
-    before = memberships_of(acme)
-
-    response = client_for(acme_admin, acme).post(
-        "/api/members/", {"email": user.email, "role": role}, format="json"
-    )
-
-    assert response.status_code == 400
-    assert list(response.json()) == ["role"]
-    assert memberships_of(acme) == before
+# --- Changing roles (adding members is by invitation: see test_invitations_api.py) -------------
 
 
 def test_an_invalid_role_is_refused_on_update(acme, acme_admin, acme_member):
@@ -247,34 +168,6 @@ def test_a_member_cannot_raise_their_own_role(acme, acme_member):
 
 
 # --- Mass assignment ----------------------------------------------------------------------------
-
-
-def test_creating_a_member_ignores_organization_id_and_user_in_the_body(acme, globex, acme_admin):
-    user = make_user()
-    someone_else = make_user()
-    taken_id = membership(acme, acme_admin).id
-    globex_before = memberships_of(globex)
-
-    response = client_for(acme_admin, acme).post(
-        "/api/members/",
-        {
-            "email": user.email,
-            "role": "MEMBER",
-            "organization": globex.id,
-            "id": taken_id,
-            "user": someone_else.id,
-        },
-        format="json",
-    )
-
-    assert response.status_code == 201, response.content
-    created = membership(acme, user)
-    assert response.json()["id"] == created.id != taken_id
-    assert response.json()["user"]["id"] == user.id
-    assert created.organization_id == acme.id
-    assert membership(acme, acme_admin).id == taken_id  # untouched
-    assert not Membership.objects.filter(user=someone_else).exists()
-    assert memberships_of(globex) == globex_before
 
 
 def test_updating_a_member_ignores_user_and_id_in_the_body(acme, acme_admin, acme_member):

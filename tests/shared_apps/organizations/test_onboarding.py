@@ -10,7 +10,7 @@ from django.test import Client
 from django_tenants.utils import schema_exists, tenant_context
 
 from shared_apps.accounts.models import User
-from shared_apps.organizations import services
+from shared_apps.organizations.services import onboarding as services
 from shared_apps.organizations.models import Domain, Membership, Organization, Role
 from shared_apps.organizations.services import organization_create
 from tenant_apps.projects.models import Project
@@ -395,13 +395,7 @@ def _seed_footprint() -> dict:
     return footprint
 
 
-@pytest.fixture
-def fast_hashing(settings):
-    """seed_demo sets seven passwords; a cheap hasher keeps the test fast."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def test_seed_demo_is_idempotent(fast_hashing, acme, globex):
+def test_seed_demo_is_idempotent(acme, globex):
     call_command("seed_demo", "--force", stdout=StringIO())
     first = _seed_footprint()
 
@@ -412,7 +406,7 @@ def test_seed_demo_is_idempotent(fast_hashing, acme, globex):
     assert first["globex"] == (["Q4 planning"], 6)
 
 
-def test_seed_demo_gives_each_demo_organization_an_admin_a_manager_and_a_member(fast_hashing):
+def test_seed_demo_gives_each_demo_organization_an_admin_a_manager_and_a_member(db):
     call_command("seed_demo", "--force", stdout=StringIO())
 
     for slug, spec in ORGANIZATIONS.items():

@@ -13,27 +13,24 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True, help='Display name, e.g. "Acme Corp"')
         parser.add_argument("--slug", required=True, help="Subdomain, e.g. acme")
         parser.add_argument(
-            "--admin-email", required=True, help="First ADMIN; created (without a password) if new"
+            "--admin-email",
+            required=True,
+            help="First ADMIN; created if new, and emailed a link to set a password",
         )
 
     def handle(self, *args, name, slug, admin_email, **options):
         try:
-            organization, admin, created = organization_onboard(
-                name=name, slug=slug, admin_email=admin_email
-            )
+            onboarded = organization_onboard(name=name, slug=slug, admin_email=admin_email)
         except ValidationError as exc:
             raise CommandError("; ".join(_flatten(exc))) from exc
+        organization, admin = onboarded.organization, onboarded.admin
         self.stdout.write(
             self.style.SUCCESS(f"Created {organization.name} in schema {organization.schema_name}")
         )
         self.stdout.write(f"URL: {organization_url(organization)}")
-        if created:
-            self.stdout.write(
-                f"New user {admin.email} has no password yet: "
-                f"run `python manage.py changepassword {admin.email}`."
-            )
-        else:
-            self.stdout.write(f"ADMIN: {admin.email}")
+        self.stdout.write(f"ADMIN: {admin.email}")
+        if onboarded.password_link_sent:
+            self.stdout.write(f"{admin.email} has no password yet: emailed a link to set one.")
 
 
 def _flatten(exc: ValidationError) -> list[str]:
