@@ -64,6 +64,7 @@ SHARED_APPS = [
 
 # One PostgreSQL schema per organization.
 TENANT_APPS = [
+    "tenant_apps.activity",  # below projects and tasks: both record their changes there
     "tenant_apps.projects",
     "tenant_apps.tasks",
 ]

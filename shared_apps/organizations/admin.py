@@ -155,6 +155,7 @@ class OrganizationAdmin(admin.ModelAdmin):
         # New organizations go through the same onboarding service as the API and the
         # command; the admin then logs and redirects using the created row's identity.
         onboarded = organization_onboard(
+            actor=request.user,
             name=form.cleaned_data["name"],
             slug=form.cleaned_data["slug"],
             admin_email=form.cleaned_data["admin_email"],
@@ -186,13 +187,18 @@ class OrganizationAdmin(admin.ModelAdmin):
         formset.save(commit=False)
         organization = form.instance
         for membership in formset.new_objects:
-            membership_add(organization=organization, user=membership.user, role=membership.role)
+            membership_add(
+                organization=organization,
+                user=membership.user,
+                role=membership.role,
+                actor=request.user,
+            )
         role_changes = [m for m, changed in formset.changed_objects if "role" in changed]
         role_changes.sort(key=lambda membership: membership.role != Role.ADMIN)
         for membership in role_changes:
-            membership_change_role(membership=membership, role=membership.role)
+            membership_change_role(membership=membership, role=membership.role, actor=request.user)
         for membership in formset.deleted_objects:
-            membership_delete(membership=membership)
+            membership_delete(membership=membership, actor=request.user)
 
     def has_delete_permission(self, request, obj=None):
         # Deleting would orphan a schema full of data; deactivate instead.
@@ -268,9 +274,11 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            membership_change_role(membership=obj, role=obj.role)
+            membership_change_role(membership=obj, role=obj.role, actor=request.user)
         else:
-            created = membership_add(organization=obj.organization, user=obj.user, role=obj.role)
+            created = membership_add(
+                organization=obj.organization, user=obj.user, role=obj.role, actor=request.user
+            )
             obj.pk = created.pk
             obj._state.adding = False
 
@@ -283,12 +291,12 @@ class MembershipAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj) and not (obj and is_last_admin(obj))
 
     def delete_model(self, request, obj):
-        membership_delete(membership=obj)
+        membership_delete(membership=obj, actor=request.user)
 
     def delete_queryset(self, request, queryset):
         for membership in queryset.select_related("organization"):
             try:
-                membership_delete(membership=membership)
+                membership_delete(membership=membership, actor=request.user)
             except ValidationError as exc:
                 self.message_user(request, f"{membership}: {exc.messages[0]}", messages.ERROR)
 

@@ -61,7 +61,9 @@ class OrganizationViewSet(viewsets.GenericViewSet):
     def create(self, request):
         serializer = OrganizationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        organization = organization_create(**serializer.validated_data, admin=request.user)
+        organization = organization_create(
+            **serializer.validated_data, admin=request.user, actor=request.user
+        )
         membership = Membership(organization=organization, user=request.user, role=Role.ADMIN)
         return Response(MyOrganizationSerializer(membership).data, status=status.HTTP_201_CREATED)
 
@@ -116,12 +118,14 @@ class MemberViewSet(
         membership = self.get_object()
         serializer = MemberUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = membership_change_role(membership=membership, **serializer.validated_data)
+        membership = membership_change_role(
+            membership=membership, actor=request.user, **serializer.validated_data
+        )
         return Response(MemberSerializer(membership).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request, pk=None):
-        membership_delete(membership=self.get_object())
+        membership_delete(membership=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -12,7 +12,6 @@ NOT_A_MEMBER = "You are not a member of this organization."
 MANAGERS_ONLY = "Only ADMIN and MANAGER members may do this."
 ADMINS_ONLY = "Only ADMIN members may do this."
 OWN_MEMBERSHIP_ONLY = "Other members may remove only their own membership (leave)."
-STATUS_ONLY = "MEMBERs may change only `status`, and only on tasks assigned to them."
 
 
 def request_role(request) -> Role | None:
@@ -66,23 +65,6 @@ class IsOwnMembership(IsOrgMember):
 
     def has_object_permission(self, request, view, obj):
         return obj.user_id == request.user.id
-
-
-class IsAssigneeChangingStatusOnly(BasePermission):
-    """Allows a MEMBER to PATCH only `status`, and only on tasks assigned to them."""
-
-    message = STATUS_ONLY
-
-    def has_permission(self, request, view):
-        return (
-            request.method == "PATCH"
-            and request_role(request) is not None
-            and isinstance(request.data, dict)
-            and set(request.data) == {"status"}
-        )
-
-    def has_object_permission(self, request, view, obj):
-        return any(user.id == request.user.id for user in obj.assignees.all())
 
 
 class ActionPermissionsMixin:

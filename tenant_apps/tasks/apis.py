@@ -9,7 +9,6 @@ from rest_framework.response import Response
 from saas.api.pagination import Ordering
 from shared_apps.organizations.permissions import (
     ActionPermissionsMixin,
-    IsAssigneeChangingStatusOnly,
     IsOrgManager,
     IsOrgMember,
     is_manager,
@@ -17,6 +16,7 @@ from shared_apps.organizations.permissions import (
 
 from .filters import TaskFilter
 from .models import DUE_DATE_SORT_ASC, DUE_DATE_SORT_DESC
+from .permissions import IsAssigneeChangingStatusOnly
 from .selectors import task_list
 from .serializers import TaskSerializer, TaskStatusSerializer, TaskWriteSerializer
 from .services import task_create, task_delete, task_update

@@ -7,3 +7,6 @@ class TasksConfig(AppConfig):
     name = "tenant_apps.tasks"
     label = "tasks"
     verbose_name = "Tasks"
+
+    def ready(self):
+        from . import receivers  # noqa: F401 - connects the membership receivers

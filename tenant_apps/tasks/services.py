@@ -128,7 +128,8 @@ def task_delete(*, task: Task) -> None:
     task.delete()
 
 
-def task_unassign_user(*, user_id: int) -> int:
-    """Remove one user from every task of the current organization; returns how many."""
+def task_unassign_user(*, user_id: int, actor: User | None = None) -> int:
+    """Remove one user from every task of the current organization (they left it, or were
+    removed by `actor`); returns how many assignments ended."""
     deleted, _ = Task.assignees.through.objects.filter(user_id=user_id).delete()
     return deleted

@@ -21,6 +21,7 @@ from shared_apps.accounts.services import (
 )
 
 from ..models import Invitation, Membership, Organization, Role
+from ..signals import member_invited
 from .memberships import INACTIVE_USER, lock_organization, membership_add
 
 INVITEE_ALREADY_MEMBER = "This person is already a member of the organization."
@@ -79,6 +80,9 @@ def invitation_create(
     invitation.invited_by = invited_by
     token = _issue_token(invitation)
     invitation.save()
+    member_invited.send(
+        sender=Invitation, organization=organization, invitation=invitation, actor=invited_by
+    )
     _send(invitation, token)
     return invitation
 
@@ -124,7 +128,9 @@ def _accept(invitation: Invitation, user: User) -> Membership:
         raise ValidationError(ORGANIZATION_INACTIVE, code="inactive")
     membership = Membership.objects.filter(organization=organization, user=user).first()
     if membership is None:
-        membership = membership_add(organization=organization, user=user, role=invitation.role)
+        membership = membership_add(
+            organization=organization, user=user, role=invitation.role, actor=user
+        )
     # Already a member (staff added them meanwhile): the invitation is spent, the role stays.
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user

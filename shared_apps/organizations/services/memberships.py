@@ -3,11 +3,11 @@
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
-from django_tenants.utils import tenant_context
 
 from shared_apps.accounts.models import User
 
 from ..models import Membership, Organization, Role
+from ..signals import membership_added, membership_removed, membership_role_changed
 
 ALREADY_MEMBER = "This user is already a member of the organization."
 LAST_ADMIN = "An organization needs at least one ADMIN: promote someone else first."
@@ -51,8 +51,10 @@ def _ensure_admin_remains(membership: Membership) -> None:
 
 
 @transaction.atomic
-def membership_add(*, organization: Organization, user: User, role: str) -> Membership:
-    """Make `user` a member of `organization` with `role`."""
+def membership_add(
+    *, organization: Organization, user: User, role: str, actor: User | None = None
+) -> Membership:
+    """Make `user` a member of `organization` with `role` (`actor`: who did it)."""
     if role not in Role.values:
         raise ValidationError({"role": [f'"{role}" is not a valid role.']}, code="invalid")
     if not user.is_active:
@@ -62,11 +64,17 @@ def membership_add(*, organization: Organization, user: User, role: str) -> Memb
     lock_organization(organization)
     if Membership.objects.filter(organization=organization, user=user).exists():
         raise ValidationError({"user": [ALREADY_MEMBER]}, code="unique")
-    return Membership.objects.create(organization=organization, user=user, role=role)
+    membership = Membership.objects.create(organization=organization, user=user, role=role)
+    membership_added.send(
+        sender=Membership, organization=organization, membership=membership, actor=actor
+    )
+    return membership
 
 
 @transaction.atomic
-def membership_change_role(*, membership: Membership, role: str) -> Membership:
+def membership_change_role(
+    *, membership: Membership, role: str, actor: User | None = None
+) -> Membership:
     """Change a member's role; the last ADMIN cannot be demoted."""
     if role not in Role.values:
         raise ValidationError({"role": [f'"{role}" is not a valid role.']}, code="invalid")
@@ -74,26 +82,36 @@ def membership_change_role(*, membership: Membership, role: str) -> Membership:
     membership = _relock(membership)
     if role != Role.ADMIN:
         _ensure_admin_remains(membership)
+    old_role = membership.role
+    if role == old_role:
+        return membership
     membership.role = role
     membership.save(update_fields=["role"])
+    membership_role_changed.send(
+        sender=Membership,
+        organization=membership.organization,
+        membership=membership,
+        actor=actor,
+        old_role=old_role,
+    )
     return membership
 
 
 @transaction.atomic
-def membership_delete(*, membership: Membership) -> None:
+def membership_delete(*, membership: Membership, actor: User | None = None) -> None:
     """Remove a member (or let them leave); the last ADMIN cannot go.
 
-    Their task assignments in this organization end with the membership (assignees must be
-    members); tasks they created keep them as creator, since the user row stays.
+    Receivers of `membership_removed` run in this transaction: the tasks app ends the
+    member's assignments there (assignees must be members); tasks they created keep them as
+    creator, since the user row stays.
     """
-    from tenant_apps.tasks.services import task_unassign_user  # tenant app, used in its schema
-
     organization = membership.organization
     lock_organization(organization)
     # Waits for task writes that just checked this member (they hold a KEY SHARE lock on
-    # the row), so the unassignment below also sees the assignments they add.
+    # the row), so the receivers also see the assignments those writes add.
     membership = _relock(membership)
     _ensure_admin_remains(membership)
-    with tenant_context(organization):
-        task_unassign_user(user_id=membership.user_id)
+    membership_removed.send(
+        sender=Membership, organization=organization, membership=membership, actor=actor
+    )
     membership.delete()

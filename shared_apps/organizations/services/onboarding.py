@@ -13,6 +13,7 @@ from shared_apps.accounts.models import User
 from shared_apps.accounts.services import password_link_send, user_get_or_create
 
 from ..models import Domain, Membership, Organization, Role
+from ..signals import membership_added
 from ..slugs import schema_name_for, validate_slug
 from .memberships import INACTIVE_USER
 
@@ -58,7 +59,9 @@ def organization_slug_check(*, slug: str) -> str:
 
 
 @transaction.atomic
-def organization_create(*, name: str, slug: str, admin: User) -> Organization:
+def organization_create(
+    *, name: str, slug: str, admin: User, actor: User | None = None
+) -> Organization:
     """Provision an organization: row, schema with every tenant table, domain, first ADMIN.
 
     All of it happens in one transaction (PostgreSQL DDL is transactional): if any step
@@ -80,7 +83,11 @@ def organization_create(*, name: str, slug: str, admin: User) -> Organization:
         raise ValidationError({"slug": [SLUG_TAKEN]}, code="unique") from exc
     organization.create_schema(check_if_exists=False, verbosity=0)
     Domain.objects.create(domain=organization.domain, tenant=organization, is_primary=True)
-    Membership.objects.create(user=admin, organization=organization, role=Role.ADMIN)
+    membership = Membership.objects.create(user=admin, organization=organization, role=Role.ADMIN)
+    # The new schema's apps record their first member (in this same transaction).
+    membership_added.send(
+        sender=Membership, organization=organization, membership=membership, actor=actor
+    )
     logger.info("Provisioned organization %s in schema %s", slug, schema_name)
     return organization
 
@@ -95,7 +102,9 @@ class Onboarded(NamedTuple):
 
 
 @transaction.atomic
-def organization_onboard(*, name: str, slug: str, admin_email: str) -> Onboarded:
+def organization_onboard(
+    *, name: str, slug: str, admin_email: str, actor: User | None = None
+) -> Onboarded:
     """Onboard from the admin or the command line (trusted: staff vouch for the first admin,
     who becomes ADMIN directly). A first admin without a usable password is emailed a
     single-use link to set one, so they can start with no staff help."""
@@ -110,7 +119,7 @@ def organization_onboard(*, name: str, slug: str, admin_email: str) -> Onboarded
         raise ValidationError({"admin_email": exc.message_dict.get("email", exc.messages)}) from exc
     if not admin.is_active:
         raise ValidationError({"admin_email": [INACTIVE_USER]}, code="inactive")
-    organization = organization_create(name=name, slug=slug, admin=admin)
+    organization = organization_create(name=name, slug=slug, admin=admin, actor=actor)
     link_sent = not admin.has_usable_password()
     if link_sent:
         password_link_send(

@@ -117,9 +117,9 @@ def test_a_member_removed_during_the_request_answers_404_not_500(acme, acme_admi
     membership = Membership.objects.get(organization=acme, user=leaver)
     real_delete = apis.membership_delete
 
-    def removed_meanwhile(*, membership):
+    def removed_meanwhile(*, membership, **kwargs):
         Membership.objects.filter(pk=membership.pk).delete()
-        return real_delete(membership=membership)
+        return real_delete(membership=membership, **kwargs)
 
     monkeypatch.setattr(apis, "membership_delete", removed_meanwhile)
 
@@ -137,9 +137,9 @@ def test_a_role_change_of_a_member_removed_during_the_request_answers_404(
     membership = Membership.objects.get(organization=acme, user=leaver)
     real_change = apis.membership_change_role
 
-    def removed_meanwhile(*, membership, role):
+    def removed_meanwhile(*, membership, role, **kwargs):
         Membership.objects.filter(pk=membership.pk).delete()
-        return real_change(membership=membership, role=role)
+        return real_change(membership=membership, role=role, **kwargs)
 
     monkeypatch.setattr(apis, "membership_change_role", removed_meanwhile)
 

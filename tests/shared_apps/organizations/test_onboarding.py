@@ -10,8 +10,8 @@ from django.test import Client
 from django_tenants.utils import schema_exists, tenant_context
 
 from shared_apps.accounts.models import User
-from shared_apps.organizations.services import onboarding as services
 from shared_apps.organizations.models import Domain, Membership, Organization, Role
+from shared_apps.organizations.services import onboarding as services
 from shared_apps.organizations.services import organization_create
 from tenant_apps.projects.models import Project
 from tenant_apps.tasks.management.commands.seed_demo import (

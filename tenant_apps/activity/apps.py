@@ -1,0 +1,9 @@
+"""App config for activity."""
+
+from django.apps import AppConfig
+
+
+class ActivityConfig(AppConfig):
+    name = "tenant_apps.activity"
+    label = "activity"
+    verbose_name = "Activity"
