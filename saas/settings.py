@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "saas.api.middleware.ApiServerErrorMiddleware",  # last: JSON 500s under /api/, any mode
 ]
 
 TEMPLATES = [
@@ -224,6 +225,8 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default=f"Task management <noreply@{BASE_DOMAIN}>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# Send emails on a background thread, off the request (tests turn it off to read the outbox).
+EMAIL_IN_BACKGROUND = env.bool("EMAIL_IN_BACKGROUND", default=True)
 
 # --- Internationalisation -----------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -24,6 +24,14 @@ FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _emails_in_the_request():
+    """Emails are sent in the request's thread, so a test reads them in the outbox right
+    after; the tests of background sending turn it back on."""
+    with override_settings(EMAIL_IN_BACKGROUND=False):
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _fast_password_hashing():
     """MD5 instead of Argon2 (~0.1 s a password) for the whole session; the tests of hashing
     itself ask for `production_password_hashers`."""

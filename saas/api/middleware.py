@@ -1,8 +1,11 @@
-"""API URLs work with or without their trailing slash."""
+"""API middleware: URLs with or without their trailing slash; server errors as JSON."""
 
+import logging
+
+from django.core.signals import got_request_exception
 from django.urls import Resolver404, resolve
 
-from saas.api.views import api_not_found
+from saas.api.views import api_not_found, server_error
 
 API_PREFIX = "/api/"
 
@@ -36,3 +39,33 @@ def _is_api_route(path: str, urlconf) -> bool:
     except Resolver404:
         return False
     return match.func is not api_not_found
+
+
+class ApiServerErrorMiddleware:
+    """A view's unhandled exception under /api/ answers the JSON 500 in every mode.
+
+    With DEBUG off Django already uses handler500 (JSON); with it on, Django would answer its
+    technical page (HTML or plain text) to API clients. The traceback is logged either way,
+    as Django logs it, and error reporters hear `got_request_exception` as usual. Last in
+    MIDDLEWARE, so it sees view exceptions first.
+    """
+
+    logger = logging.getLogger("django.request")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not request.path_info.startswith(API_PREFIX):
+            return None
+        got_request_exception.send(sender=None, request=request)
+        self.logger.error(
+            "Internal Server Error: %s",
+            request.path,
+            exc_info=exception,
+            extra={"status_code": 500, "request": request},
+        )
+        return server_error(request)

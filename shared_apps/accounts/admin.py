@@ -4,10 +4,9 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from .models import User, normalize_email
-from .services import EMAIL_TAKEN, password_link_send
+from .services import EMAIL_TAKEN, password_link_send, user_mark_email_verified
 
 
 class EmailUserCreationForm(UserCreationForm):
@@ -67,10 +66,10 @@ class UserAdmin(DjangoUserAdmin):
         return obj.is_email_verified
 
     def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
         if not change:
             # Staff vouch for the addresses of the accounts they create by hand.
-            obj.email_verified_at = timezone.now()
-        super().save_model(request, obj, form, change)
+            user_mark_email_verified(user=obj)
 
     @admin.action(description="Email a link to set a password")
     def send_password_link(self, request, queryset):

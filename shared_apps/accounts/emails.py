@@ -1,6 +1,8 @@
-"""Account emails (verification, already registered, set/reset password), sent after commit."""
+"""Account emails (verification, already registered, set/reset password), sent after commit,
+off the request."""
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -14,21 +16,39 @@ from .tokens import email_verification_token, password_token, uid_for
 logger = logging.getLogger(__name__)
 
 
+# Emails leave on a background thread: a request answers as fast whether or not it sent one
+# (so response times never tell who has an account), and a slow mail server never holds a
+# request. A worker killed while sending can drop an email; the background-jobs queue
+# takes this over when it exists.
+_sender = ThreadPoolExecutor(max_workers=2, thread_name_prefix="email")
+
+
+def _render_and_send(*, to: str, template: str, context: dict) -> None:
+    try:
+        subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
+        body = render_to_string(f"{template}.txt", context)
+        send_mail(subject, body, None, [to])
+    except Exception:  # noqa: BLE001 - the request is long answered: log, do not raise
+        logger.exception("Could not send %s to %s", template.rsplit("/", 1)[-1], to)
+        return
+    logger.info("Sent %s to %s", template.rsplit("/", 1)[-1], to)
+
+
 def send_templated_email(*, to: str, template: str, context: dict) -> None:
-    """Render `<template>_subject.txt` and `<template>.txt`, and send once the transaction
-    commits: a rolled-back request sends nothing, and a mail server that fails is logged
-    (robust) instead of failing a request whose writes are already committed."""
+    """Render `<template>_subject.txt` and `<template>.txt` and send them once the
+    transaction commits (a rolled-back request sends nothing), on the background sender
+    unless settings.EMAIL_IN_BACKGROUND is off. `context` must not need the database."""
     context = {
         "site_url": public_url(),
         "link_valid_hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
         **context,
     }
-    subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
-    body = render_to_string(f"{template}.txt", context)
 
     def send():
-        send_mail(subject, body, None, [to])
-        logger.info("Sent %s to %s", template.rsplit("/", 1)[-1], to)
+        if settings.EMAIL_IN_BACKGROUND:
+            _sender.submit(_render_and_send, to=to, template=template, context=context)
+        else:
+            _render_and_send(to=to, template=template, context=context)
 
     transaction.on_commit(send, robust=True)
 

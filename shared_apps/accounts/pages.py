@@ -4,12 +4,15 @@ so every flow works with no front-end of its own."""
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import TemplateView
 
-from .services import email_verify, password_set
+from .services import INVALID_LINK, email_verify, password_set
 from .tokens import email_verification_token, password_token, user_from_link
 
 
@@ -24,6 +27,8 @@ class SetPasswordPage(PasswordResetConfirmView):
     success_url = reverse_lazy("account-set-password-done")
     token_generator = password_token
     title = "Set your password"
+
+    extra_context = {"invalid_link": INVALID_LINK}
 
     def get_user(self, uidb64):
         user = super().get_user(uidb64)
@@ -44,23 +49,39 @@ class SetPasswordDonePage(TemplateView):
         return {**super().get_context_data(**kwargs), **page_context()}
 
 
+VERIFY_SESSION_KEY = "verify_email_token"
+# The URL's token once it moved to the session (Django's reset view does the same).
+SESSION_TOKEN = "confirm"
+
+
+@method_decorator(never_cache, name="dispatch")
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class VerifyEmailPage(View):
     """GET asks for the sign-up password and POST verifies: mail scanners that open links
-    verify nothing, and only whoever chose the password can activate the account."""
+    verify nothing, and only whoever chose the password can activate the account. The token
+    moves from the URL to the session first, so it does not linger in the address bar,
+    the history, access logs or Referer headers."""
 
     template_name = "accounts/pages/verify_email.html"
 
     def get(self, request, uidb64, token):
-        user = user_from_link(uidb64, token, email_verification_token)
-        return self._render(request, user=user)
+        if token != SESSION_TOKEN:
+            request.session[VERIFY_SESSION_KEY] = token
+            return redirect("account-verify-email", uidb64=uidb64, token=SESSION_TOKEN)
+        token = request.session.get(VERIFY_SESSION_KEY, "")
+        return self._render(request, user=user_from_link(uidb64, token, email_verification_token))
 
     def post(self, request, uidb64, token):
+        token = request.session.get(VERIFY_SESSION_KEY, "")
         user = user_from_link(uidb64, token, email_verification_token)
+        if user is None:
+            return self._render(request, user=None, status=400)
         try:
             email_verify(uidb64=uidb64, token=token, password=request.POST.get("password", ""))
         except ValidationError as exc:
-            errors = exc.message_dict.get("password", [])
+            errors = exc.message_dict.get("password", exc.messages)
             return self._render(request, user=user, errors=errors, status=400)
+        del request.session[VERIFY_SESSION_KEY]
         return self._render(request, user=user, verified=True)
 
     def _render(self, request, *, user, verified=False, errors=(), status=200):
@@ -69,5 +90,6 @@ class VerifyEmailPage(View):
             "user": user,
             "verified": verified,
             "errors": errors,
+            "invalid_link": INVALID_LINK,
         }
         return render(request, self.template_name, {**context, **page_context()}, status=status)

@@ -4,6 +4,9 @@ from rest_framework import serializers
 
 from .models import User
 
+EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
+FULL_NAME_MAX_LENGTH = User._meta.get_field("full_name").max_length
+
 PASSWORD_MAX_LENGTH = 128
 # Django's tokens are ~40 characters and uids a few; anything longer is not ours.
 TOKEN_MAX_LENGTH = 200
@@ -29,13 +32,15 @@ class UserSummarySerializer(serializers.ModelSerializer):
 
 
 class RegisterSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
     password = password_field()
-    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    full_name = serializers.CharField(
+        max_length=FULL_NAME_MAX_LENGTH, required=False, allow_blank=True, default=""
+    )
 
 
 class LoginSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
     password = password_field()
 
 
@@ -64,7 +69,7 @@ class EmailVerifySerializer(EmailLinkSerializer):
 
 
 class PasswordResetSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
 
 
 class PasswordResetConfirmSerializer(EmailLinkSerializer):

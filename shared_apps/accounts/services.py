@@ -1,11 +1,12 @@
 """Writes for users: sign-up with email verification, passwords, API tokens."""
 
 import logging
+import zlib
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .emails import send_already_registered_email, send_password_email, send_verification_email
@@ -53,6 +54,14 @@ def check_new_password(password: str, *, user: User, field: str = "password") ->
         validate_password(password, user=user)
     except ValidationError as exc:
         raise ValidationError({field: exc.messages}) from exc
+
+
+def lock_email(email: str) -> None:
+    """Serialize, until this transaction ends, the writes that create or claim the account of
+    `email` (a row lock cannot guard a row that does not exist yet)."""
+    key = zlib.crc32(f"user-email:{normalize_email(email)}".encode())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
 def user_create(

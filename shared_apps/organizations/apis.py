@@ -11,11 +11,12 @@ from rest_framework.views import APIView
 from shared_apps.accounts.apis import AnonymousApi
 from shared_apps.accounts.services import token_create
 
-from .models import Invitation, Membership, Role
+from .models import Invitation, Membership
 from .permissions import ActionPermissionsMixin, IsOrgAdmin, IsOrgMember, IsOwnMembership
 from .selectors import (
     invitation_list_for_user,
-    invitation_list_open,
+    invitation_list_pending,
+    membership_get,
     membership_list,
     organization_list_for_user,
 )
@@ -64,7 +65,7 @@ class OrganizationViewSet(viewsets.GenericViewSet):
         organization = organization_create(
             **serializer.validated_data, admin=request.user, actor=request.user
         )
-        membership = Membership(organization=organization, user=request.user, role=Role.ADMIN)
+        membership = membership_get(user=request.user, organization=organization)
         return Response(MyOrganizationSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
@@ -101,6 +102,14 @@ class MemberViewSet(
             return Membership.objects.none()
         return membership_list(organization=self.request.tenant)
 
+    def get_serializer_class(self):
+        # What OPTIONS describes for POST/PATCH (ActionMetadata sets the action).
+        if self.action == "create":
+            return InvitationCreateSerializer
+        if self.action == "partial_update":
+            return MemberUpdateSerializer
+        return MemberSerializer
+
     def get_object(self):
         membership = get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
         self.check_object_permissions(self.request, membership)
@@ -132,8 +141,8 @@ class MemberViewSet(
 class InvitationViewSet(
     ActionPermissionsMixin, mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
-    """The organization's open invitations (ADMIN): list, revoke, resend. Create one with
-    `POST /api/members/`."""
+    """The organization's pending invitations (ADMIN; expired ones too, to resend): list,
+    revoke, resend. Create one with `POST /api/members/`."""
 
     serializer_class = InvitationSerializer
     lookup_value_regex = r"[0-9]+"
@@ -147,7 +156,7 @@ class InvitationViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no tenant
             return Invitation.objects.none()
-        return invitation_list_open(organization=self.request.tenant)
+        return invitation_list_pending(organization=self.request.tenant)
 
     @extend_schema(responses={204: None})
     def destroy(self, request, pk=None):

@@ -18,6 +18,13 @@ def organization_list_for_user(*, user: User) -> QuerySet[Membership]:
     )
 
 
+def membership_get(*, user: User, organization: Organization) -> Membership:
+    """The user's membership of the organization, with the organization loaded."""
+    return Membership.objects.select_related("organization").get(
+        user=user, organization=organization
+    )
+
+
 def membership_role(*, user: User, organization: Organization) -> Role | None:
     """The user's role in the organization, or None if not a member."""
     if not getattr(user, "is_authenticated", False) or organization is None:
@@ -37,10 +44,11 @@ def membership_list(*, organization: Organization) -> QuerySet[Membership]:
     )
 
 
-def invitation_list_open(*, organization: Organization) -> QuerySet[Invitation]:
-    """The organization's invitations that can still be accepted, with their inviters."""
+def invitation_list_pending(*, organization: Organization) -> QuerySet[Invitation]:
+    """The organization's invitations not accepted yet, expired ones included (ADMINs resend
+    or revoke those), with their inviters."""
     return Invitation.objects.filter(
-        organization=organization, accepted_at__isnull=True, expires_at__gt=timezone.now()
+        organization=organization, accepted_at__isnull=True
     ).select_related("invited_by", "organization")
 
 

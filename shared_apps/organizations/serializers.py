@@ -4,6 +4,9 @@ from rest_framework import serializers
 
 from shared_apps.accounts.models import User
 from shared_apps.accounts.serializers import (
+    EMAIL_MAX_LENGTH,
+    FULL_NAME_MAX_LENGTH,
+    TOKEN_MAX_LENGTH,
     TokenSerializer,
     UserSummarySerializer,
     password_field,
@@ -38,7 +41,7 @@ class MemberSerializer(serializers.ModelSerializer):
 
 
 class InvitationCreateSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
     role = serializers.ChoiceField(choices=Role.choices)
 
 
@@ -74,9 +77,11 @@ class MyInvitationSerializer(serializers.ModelSerializer):
 class InvitationAcceptSerializer(serializers.Serializer):
     """Accept with the emailed token; `password` is the new one (or the account's own)."""
 
-    token = serializers.CharField(max_length=200)
+    token = serializers.CharField(max_length=TOKEN_MAX_LENGTH)
     password = password_field()
-    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    full_name = serializers.CharField(
+        max_length=FULL_NAME_MAX_LENGTH, required=False, allow_blank=True, default=""
+    )
 
 
 class InvitationAcceptedSerializer(TokenSerializer):

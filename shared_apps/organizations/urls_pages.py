@@ -5,5 +5,6 @@ from django.urls import path
 from . import pages
 
 urlpatterns = [
-    path("<str:token>/", pages.AcceptInvitationPage.as_view(), name="invitation-accept-page"),
+    path("accept/", pages.AcceptInvitationPage.as_view(), name="invitation-accept-form"),
+    path("<str:token>/", pages.AcceptInvitationLinkPage.as_view(), name="invitation-accept-page"),
 ]

@@ -17,6 +17,7 @@ from knox.models import AuthToken
 from saas.devserver import BASE_DIR
 from shared_apps.accounts.models import User
 from shared_apps.organizations.models import Membership, Organization, Role
+from tenant_apps.activity.models import Activity
 from tenant_apps.projects.models import Project
 from tenant_apps.tasks.models import Task
 from tests.conftest import PRODUCTION_PASSWORD_HASHERS
@@ -134,8 +135,10 @@ def _delete(data) -> None:
     user_ids = {str(user.pk) for user in users}
     acme = Organization.objects.get(slug="acme")
     with tenant_context(acme):
-        Task.objects.filter(pk=data.task.pk).delete()
-        Project.objects.filter(pk=data.project.pk).delete()
+        # The base managers: rows in the trash too; the log names these users as actors.
+        Task._base_manager.filter(pk=data.task.pk).delete()
+        Project._base_manager.filter(pk=data.project.pk).delete()
+        Activity.objects.filter(actor__in=users).delete()
         Membership.objects.filter(user__in=users).delete()
         AuthToken.objects.filter(user__in=users).delete()
         LogEntry.objects.filter(user__in=users).delete()

@@ -10,6 +10,7 @@ from .invitations import (
     invitation_accept,
     invitation_accept_with_token,
     invitation_create,
+    invitation_problem,
     invitation_resend,
     invitation_revoke,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "invitation_accept",
     "invitation_accept_with_token",
     "invitation_create",
+    "invitation_problem",
     "invitation_resend",
     "invitation_revoke",
     "is_last_admin",

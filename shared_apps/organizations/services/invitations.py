@@ -16,6 +16,7 @@ from shared_apps.accounts.services import (
     check_new_password,
     clean_email,
     clean_full_name,
+    lock_email,
     password_set,
     user_create,
 )
@@ -104,28 +105,53 @@ def invitation_revoke(*, invitation: Invitation) -> None:
     Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).delete()
 
 
-def _relock(invitation: Invitation) -> Invitation:
-    """The invitation as it is now, locked; gone (revoked meanwhile) is a clear 400."""
-    current = (
+def _lock(**lookup) -> Invitation | None:
+    """The invitation matching `lookup` as it is now, locked, or None.
+
+    Its organization is locked first, then the invitation: the order that inviting (and
+    every membership change) takes too, so an accept and a re-invite cannot deadlock.
+    """
+    organization_id = (
+        Invitation.objects.filter(**lookup).values_list("organization_id", flat=True).first()
+    )
+    if organization_id is None:
+        return None
+    lock_organization(Organization(pk=organization_id))
+    return (
         Invitation.objects.select_for_update(of=("self",))
         .select_related("organization", "invited_by")
-        .filter(pk=invitation.pk)
+        .filter(**lookup)
         .first()
     )
+
+
+def _relock(invitation: Invitation) -> Invitation:
+    """The invitation as it is now, locked; gone (revoked meanwhile) is a clear 400."""
+    current = _lock(pk=invitation.pk)
     if current is None:
         raise ValidationError(INVITATION_NOT_VALID, code="invalid")
     return current
 
 
+def invitation_problem(invitation: Invitation | None) -> str | None:
+    """Why `invitation` cannot be accepted now, as a message (None: it can)."""
+    if invitation is None:
+        return INVITATION_NOT_VALID
+    if invitation.accepted_at is not None:
+        return INVITATION_USED
+    if invitation.is_expired:
+        return INVITATION_EXPIRED
+    if not invitation.organization.is_active:
+        return ORGANIZATION_INACTIVE
+    return None
+
+
 def _accept(invitation: Invitation, user: User) -> Membership:
     """Turn a locked, open invitation into `user`'s membership with its role."""
-    if invitation.accepted_at is not None:
-        raise ValidationError(INVITATION_USED, code="used")
-    if invitation.is_expired:
-        raise ValidationError(INVITATION_EXPIRED, code="expired")
+    problem = invitation_problem(invitation)
+    if problem:
+        raise ValidationError(problem, code="not_acceptable")
     organization = invitation.organization
-    if not organization.is_active:
-        raise ValidationError(ORGANIZATION_INACTIVE, code="inactive")
     membership = Membership.objects.filter(organization=organization, user=user).first()
     if membership is None:
         membership = membership_add(
@@ -155,19 +181,14 @@ def invitation_accept_with_token(
     account (verified), or gives a password to one that has none or was never verified
     (replacing whatever a stranger may have registered it with). An account that already
     has a verified password must give that password."""
-    invitation = (
-        Invitation.objects.select_for_update(of=("self",))
-        .select_related("organization", "invited_by")
-        .filter(token_hash=Invitation.hash_token(token))
-        .first()
-    )
-    if invitation is None:
-        raise ValidationError({"token": [INVITATION_NOT_VALID]}, code="invalid")
-    if invitation.accepted_at is not None:
-        raise ValidationError({"token": [INVITATION_USED]}, code="used")
-    if invitation.is_expired:
-        raise ValidationError({"token": [INVITATION_EXPIRED]}, code="expired")
+    invitation = _lock(token_hash=Invitation.hash_token(token))
+    problem = invitation_problem(invitation)
+    if problem:
+        raise ValidationError({"token": [problem]}, code="not_acceptable")
     full_name = clean_full_name(full_name)
+    # Two invitations to one new address accepted at once: the second waits here, then
+    # finds the account the first created (and must give its password).
+    lock_email(invitation.email)
     user = User.objects.select_for_update().filter(email__iexact=invitation.email).first()
     if user is None:
         user = user_create(

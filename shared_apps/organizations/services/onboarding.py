@@ -120,7 +120,8 @@ def organization_onboard(
     if not admin.is_active:
         raise ValidationError({"admin_email": [INACTIVE_USER]}, code="inactive")
     organization = organization_create(name=name, slug=slug, admin=admin, actor=actor)
-    link_sent = not admin.has_usable_password()
+    # Without both a password and a verified address the first admin could not log in.
+    link_sent = not (admin.has_usable_password() and admin.is_email_verified)
     if link_sent:
         password_link_send(
             user=admin,

@@ -3,6 +3,7 @@
 import re
 
 from django.core import mail
+from django.test import Client
 
 PASSWORD = "correct-horse-battery-staple"
 OTHER_PASSWORD = "tangerine-lighthouse-orbit-42"
@@ -44,3 +45,13 @@ def verify_link_to(address: str) -> dict[str, str]:
 def set_password_link_to(address: str) -> dict[str, str]:
     """The set-password link of the one email sent, to `address`."""
     return link_in(only_email_to(address), SET_PASSWORD_LINK)
+
+
+def open_verify_link(browser: Client, path: str):
+    """Open the verification link in `browser` as a person does: the page keeps the token in
+    the session and redirects (302) to a URL without it. `(form_url, page)`: where the
+    browser ends up (the form posts there, with the same browser), and the page shown."""
+    page = browser.get(path, follow=True)
+    assert [status for _, status in page.redirect_chain] == [302], page.redirect_chain
+    ((form_url, _),) = page.redirect_chain
+    return form_url, page

@@ -11,7 +11,13 @@ from shared_apps.accounts.services import SIGN_UP_PASSWORD
 from shared_apps.accounts.tokens import email_verification_token, password_token, uid_for
 from tests.factories import client_for
 
-from .emailed_links import OTHER_PASSWORD, PASSWORD, set_password_link_to, verify_link_to
+from .emailed_links import (
+    OTHER_PASSWORD,
+    PASSWORD,
+    open_verify_link,
+    set_password_link_to,
+    verify_link_to,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -193,7 +199,7 @@ def test_a_set_password_link_of_a_deactivated_account_is_not_valid(browser, deac
 def test_opening_the_verification_link_asks_for_the_password_and_verifies_nothing(
     browser, unverified
 ):
-    response = browser.get(_verify_path(unverified))
+    _, response = open_verify_link(browser, _verify_path(unverified))
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
@@ -209,13 +215,30 @@ def test_opening_the_verification_link_asks_for_the_password_and_verifies_nothin
     assert _api_login(unverified.email, PASSWORD).status_code == 400
 
 
-def test_confirming_with_the_sign_up_password_verifies_the_address(browser, unverified):
-    path = _verify_path(unverified)
-    browser.get(path)
+def test_opening_the_verification_link_takes_its_token_out_of_the_address_bar(browser, unverified):
+    uid, token = uid_for(unverified), email_verification_token.make_token(unverified)
+    link = f"/accounts/verify-email/{uid}/{token}/"
 
-    response = browser.post(path, {"password": PASSWORD})
+    opened = browser.get(link)
+    form_url, page = open_verify_link(browser, link)
+
+    assert opened.status_code == 302
+    assert form_url == f"/accounts/verify-email/{uid}/confirm/"
+    assert page.request["PATH_INFO"] == form_url  # the URL the browser ends on
+    assert token not in form_url and "confirm" in form_url
+    assert token not in page.content.decode()  # nor in the page (a form action, a link)
+    # Never cached: neither the redirect nor the form stays in a shared or back-button cache.
+    assert "no-store" in opened["Cache-Control"]
+    assert "no-store" in page["Cache-Control"]
+
+
+def test_confirming_with_the_sign_up_password_verifies_the_address(browser, unverified):
+    form_url, _ = open_verify_link(browser, _verify_path(unverified))
+
+    response = browser.post(form_url, {"password": PASSWORD})
 
     assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
     assert f"<strong>{unverified.email}</strong> is confirmed" in _text(response)
     assert User.objects.get(pk=unverified.pk).is_email_verified
     assert _api_login(unverified.email, PASSWORD).status_code == 200
@@ -225,9 +248,9 @@ def test_confirming_with_the_sign_up_password_verifies_the_address(browser, unve
 def test_confirming_without_the_sign_up_password_shows_the_form_again_and_verifies_nothing(
     browser, unverified, sent
 ):
-    path = _verify_path(unverified)
+    form_url, _ = open_verify_link(browser, _verify_path(unverified))
 
-    response = browser.post(path, sent)
+    response = browser.post(form_url, sent)
 
     assert response.status_code == 400
     text = _text(response)
@@ -236,8 +259,26 @@ def test_confirming_without_the_sign_up_password_shows_the_form_again_and_verifi
     assert f"<strong>{unverified.email}</strong> is confirmed" not in text
     assert not User.objects.get(pk=unverified.pk).is_email_verified
     assert _api_login(unverified.email, PASSWORD).status_code == 400
-    # The link is not used up: the right password still confirms.
-    assert browser.post(path, {"password": PASSWORD}).status_code == 200
+    # The link is not used up: the right password, on the same form, still confirms.
+    assert browser.post(form_url, {"password": PASSWORD}).status_code == 200
+    assert User.objects.get(pk=unverified.pk).is_email_verified
+
+
+def test_the_confirm_form_needs_the_browser_that_opened_the_link(browser, unverified):
+    form_url, _ = open_verify_link(browser, _verify_path(unverified))
+    other = Client(HTTP_HOST="localhost")  # no session: never opened the link
+
+    shown = other.get(form_url)
+    pressed = other.post(form_url, {"password": PASSWORD})
+
+    assert shown.status_code == 200
+    assert NOT_VALID in _text(shown)
+    assert 'name="password"' not in _text(shown)
+    assert pressed.status_code == 400
+    assert NOT_VALID in _text(pressed)
+    assert not User.objects.get(pk=unverified.pk).is_email_verified
+    # The browser that opened the link still can.
+    assert browser.post(form_url, {"password": PASSWORD}).status_code == 200
 
 
 def test_the_emailed_verification_link_works_in_a_browser_with_csrf_checks_on(committed):
@@ -247,10 +288,10 @@ def test_the_emailed_verification_link_works_in_a_browser_with_csrf_checks_on(co
             "/api/auth/register/", {"email": "new@test.example.com", "password": PASSWORD}
         )
     link = verify_link_to("new@test.example.com")
-    page = browser.get(link["path"])
+    form_url, page = open_verify_link(browser, link["path"])
 
     response = browser.post(
-        link["path"], {"csrfmiddlewaretoken": page.context["csrf_token"], "password": PASSWORD}
+        form_url, {"csrfmiddlewaretoken": page.context["csrf_token"], "password": PASSWORD}
     )
 
     assert response.status_code == 200
@@ -259,10 +300,10 @@ def test_the_emailed_verification_link_works_in_a_browser_with_csrf_checks_on(co
 
 def test_a_verification_form_posted_without_csrf_token_is_refused(unverified):
     browser = Client(HTTP_HOST="localhost", enforce_csrf_checks=True)
-    path = _verify_path(unverified)
-    browser.get(path)
+    form_url, page = open_verify_link(browser, _verify_path(unverified))
+    assert 'name="csrfmiddlewaretoken"' in page.content.decode()
 
-    response = browser.post(path, {"password": PASSWORD})
+    response = browser.post(form_url, {"password": PASSWORD})
 
     assert response.status_code == 403
     assert not User.objects.get(pk=unverified.pk).is_email_verified
@@ -270,11 +311,15 @@ def test_a_verification_form_posted_without_csrf_token_is_refused(unverified):
 
 def test_a_used_verification_link_says_it_is_not_valid(browser, unverified):
     path = _verify_path(unverified)
-    assert browser.post(path, {"password": PASSWORD}).status_code == 200
+    form_url, _ = open_verify_link(browser, path)
+    assert browser.post(form_url, {"password": PASSWORD}).status_code == 200
 
-    opened = browser.get(path)
-    pressed = browser.post(path, {"password": PASSWORD})
+    replayed = browser.post(form_url, {"password": PASSWORD})
+    form_url, opened = open_verify_link(browser, path)
+    pressed = browser.post(form_url, {"password": PASSWORD})
 
+    assert replayed.status_code == 400
+    assert NOT_VALID in _text(replayed)
     assert opened.status_code == 200
     assert NOT_VALID in _text(opened)
     assert "Confirm my email address" not in _text(opened)
@@ -300,14 +345,28 @@ def test_an_invalid_verification_link_says_it_is_not_valid(browser, unverified, 
         uid=uid_for(unverified), token=email_verification_token.make_token(unverified)
     )
 
-    opened = browser.get(path)
-    pressed = browser.post(path, {"password": PASSWORD})
+    form_url, opened = open_verify_link(browser, path)
+    pressed = browser.post(form_url, {"password": PASSWORD})
 
     assert opened.status_code == 200
     assert NOT_VALID in _text(opened)
     assert 'name="password"' not in _text(opened)
     assert pressed.status_code == 400
     assert NOT_VALID in _text(pressed)
+    assert not User.objects.get(pk=unverified.pk).is_email_verified
+
+
+def test_posting_the_confirm_form_without_opening_a_link_is_not_valid(browser, unverified):
+    form_url = f"/accounts/verify-email/{uid_for(unverified)}/confirm/"
+
+    shown = browser.get(form_url)
+    pressed = browser.post(form_url, {"password": PASSWORD})
+
+    assert shown.status_code == 200
+    assert NOT_VALID in _text(shown)
+    assert pressed.status_code == 400
+    assert NOT_VALID in _text(pressed)
+    assert 'name="password"' not in _text(pressed)
     assert not User.objects.get(pk=unverified.pk).is_email_verified
 
 

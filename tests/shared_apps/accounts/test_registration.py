@@ -19,7 +19,7 @@ from shared_apps.accounts.models import User
 from shared_apps.accounts.services import SIGN_UP_PASSWORD
 from shared_apps.accounts.tokens import email_verification_token, password_token, uid_for
 from shared_apps.organizations.services import organization_onboard
-from tests.factories import client_for
+from tests.factories import client_for, make_user
 
 from .emailed_links import (
     OTHER_PASSWORD,
@@ -28,6 +28,7 @@ from .emailed_links import (
     VERIFY_LINK,
     link_in,
     only_email_to,
+    open_verify_link,
     set_password_link_to,
     verify_link_to,
 )
@@ -272,13 +273,44 @@ def test_with_a_front_end_the_verification_link_opens_it_with_uid_and_token(comm
     assert response.status_code == 200, response.content
 
 
-def test_names_and_links_reach_plain_text_emails_unescaped(committed):
-    with committed():
-        _register(NEW_EMAIL, full_name="Seán O'Brien & <Co>")
+UNSAFE_NAME = "Seán O'Brien & <Co>"
+ESCAPED = ("&#x27;", "&amp;", "&lt;", "&gt;", "&quot;")
 
-    message = only_email_to(NEW_EMAIL)
-    assert "Hello Seán O'Brien & <Co>," in message.body
-    assert "&#x27;" not in message.body and "&amp;" not in message.body
+
+@override_settings(FRONTEND_URL="https://app.example.com")
+@pytest.mark.parametrize("email", ["already_registered", "set_password"])
+def test_names_and_links_reach_plain_text_emails_unescaped(committed, email):
+    # These emails greet the account's own name, and their front-end links carry an "&".
+    owner = make_user(email="sean@test.example.com", password=PASSWORD, full_name=UNSAFE_NAME)
+    with committed():
+        if email == "already_registered":
+            _register(owner.email, OTHER_PASSWORD, full_name="Impostor")
+        else:
+            client_for(None).post("/api/auth/password-reset/", {"email": owner.email})
+
+    body = only_email_to(owner.email).body
+    assert f"Hello {UNSAFE_NAME}," in body
+    assert "Impostor" not in body
+    (url,) = [word for word in body.split() if word.startswith("https://")]
+    assert url.startswith("https://app.example.com/set-password?uid=")
+    assert "&token=" in url
+    assert not any(entity in body for entity in ESCAPED), body
+
+
+@override_settings(FRONTEND_URL="https://app.example.com")
+def test_the_verification_email_greets_nobody_by_the_name_given_at_sign_up(committed):
+    # Whoever signs up chooses the name, and the email goes to an address they may not own.
+    with committed():
+        _register(NEW_EMAIL, full_name=UNSAFE_NAME)
+
+    body = only_email_to(NEW_EMAIL).body
+    assert body.startswith("Hello,\n")
+    assert not any(part in body for part in ("Seán", "O'Brien", "<Co>")), body
+    assert User.objects.get(email=NEW_EMAIL).full_name == UNSAFE_NAME  # kept, just not sent
+    (url,) = [word for word in body.split() if word.startswith("https://")]
+    assert url.startswith("https://app.example.com/verify-email?uid=")
+    assert "&token=" in url
+    assert not any(entity in body for entity in ESCAPED), body
 
 
 # --- register: validation, the same whoever has an account ------------------------------
@@ -612,11 +644,12 @@ def test_the_victim_cannot_activate_the_attackers_password_by_following_the_link
 
     # "Someone (hopefully you) signed up": the owner of the mailbox opens the link and, on
     # the page or through a front-end, confirms with the only password they know.
-    opened = browser.get(link["path"])
-    pressed = browser.post(link["path"], {"password": VICTIM_PASSWORD})
+    form_url, opened = open_verify_link(browser, link["path"])
+    pressed = browser.post(form_url, {"password": VICTIM_PASSWORD})
     api = _verify(link["uid"], link["token"], VICTIM_PASSWORD)
 
     assert opened.status_code == 200
+    assert 'name="password"' in opened.content.decode()
     assert pressed.status_code == 400
     assert SIGN_UP_PASSWORD in pressed.content.decode()
     assert api.status_code == 400

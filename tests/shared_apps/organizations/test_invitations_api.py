@@ -189,7 +189,7 @@ def test_a_failed_invitation_sends_no_email(send, acme, acme_admin, acme_member,
 # --- Listing, resending, revoking --------------------------------------------------------------
 
 
-def test_admins_list_the_open_invitations_only(send, acme, globex, acme_admin):
+def test_admins_list_the_pending_invitations_expired_ones_included(send, acme, globex, acme_admin):
     open_one = invitation_create(
         organization=acme, email="open@test.example.com", role=Role.MEMBER, invited_by=acme_admin
     )
@@ -208,8 +208,30 @@ def test_admins_list_the_open_invitations_only(send, acme, globex, acme_admin):
     response = client_for(acme_admin, acme).get("/api/invitations/")
 
     assert response.status_code == 200
-    assert [row["id"] for row in response.json()["results"]] == [open_one.id]
+    # Newest first; accepted ones and other organizations' never.
+    assert [row["id"] for row in response.json()["results"]] == [expired.id, open_one.id]
     assert set(response.json()["results"][0]) == INVITATION_FIELDS
+
+
+def test_an_expired_invitation_can_be_resent_and_then_accepted(send, acme, acme_admin, mailoutbox):
+    created = invite(send, acme, acme_admin, "expired@test.example.com").json()
+    Invitation.objects.filter(pk=created["id"]).update(expires_at=timezone.now())
+    assert accept_with_token(token_from(mailoutbox[0])).json() == {"token": [INVITATION_EXPIRED]}
+
+    response = send(client_for(acme_admin, acme).post, f"/api/invitations/{created['id']}/resend/")
+
+    assert response.status_code == 200
+    assert accept_with_token(token_from(mailoutbox[1])).status_code == 200
+
+
+def test_an_expired_invitation_can_be_revoked(send, acme, acme_admin):
+    created = invite(send, acme, acme_admin, "gone@test.example.com").json()
+    Invitation.objects.filter(pk=created["id"]).update(expires_at=timezone.now())
+
+    response = client_for(acme_admin, acme).delete(f"/api/invitations/{created['id']}/")
+
+    assert response.status_code == 204
+    assert not Invitation.objects.filter(pk=created["id"]).exists()
 
 
 def test_resending_replaces_the_token(send, acme, acme_admin, mailoutbox):
@@ -505,3 +527,10 @@ def test_with_a_front_end_the_link_opens_it_and_its_token_works_in_the_api(
     )
     assert match, mailoutbox[0].body
     assert accept_with_token(match.group(1)).status_code == 200
+
+
+def test_options_tells_an_admin_what_inviting_takes(acme, acme_admin):
+    response = client_for(acme_admin, acme).options("/api/members/")
+
+    assert response.status_code == 200
+    assert set(response.json()["actions"]["POST"]) == {"email", "role"}

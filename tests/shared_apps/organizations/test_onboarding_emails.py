@@ -145,3 +145,18 @@ def test_create_org_emails_the_new_first_admin_and_says_so(
     [email] = mailoutbox
     assert email.to == ["g@gamma.example.com"]
     assert RESET_LINK.search(email.body)
+
+
+def test_a_first_admin_who_never_verified_their_address_is_emailed_a_link(
+    staff_client, django_capture_on_commit_callbacks, mailoutbox
+):
+    # Signed up (a password) but never confirmed: they could not log in without the link.
+    user = make_user(email="unconfirmed@test.example.com", password="their-own-password-55")
+    User.objects.filter(pk=user.pk).update(email_verified_at=None)
+
+    response = onboard(staff_client, "tyrell", user.email, django_capture_on_commit_callbacks)
+
+    [email] = mailoutbox
+    assert email.to == [user.email] and RESET_LINK.search(email.body)
+    messages = [str(message) for message in response.context["messages"]]
+    assert any("emailed" in m for m in messages), messages
