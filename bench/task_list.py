@@ -7,8 +7,6 @@ Creates (once) an organization `bench-scale` holding N tasks, then times, in one
 """
 
 import argparse
-import base64
-import json
 import statistics
 import time
 
@@ -16,12 +14,13 @@ import django
 
 django.setup()
 
+from django.core import signing  # noqa: E402
 from django.db import connection  # noqa: E402
 from django_tenants.utils import tenant_context  # noqa: E402
 from knox.models import AuthToken  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
-from saas.api.pagination import SORT_ALIAS, keyset_order, keyset_page  # noqa: E402
+from saas.api.pagination import CURSOR_SALT, SORT_ALIAS, keyset_order, keyset_page  # noqa: E402
 from shared_apps.accounts.models import User  # noqa: E402
 from shared_apps.accounts.services import user_create  # noqa: E402
 from shared_apps.organizations.models import Organization  # noqa: E402
@@ -52,13 +51,14 @@ def ensure_data(total: int) -> Organization:
                 cursor.execute(
                     """
                     INSERT INTO tasks_task (project_id, title, description, status, priority,
-                                            due_date, created_by_id, created_at, updated_at)
+                                            due_date, created_by_id, created_at, updated_at,
+                                            deleted_with_project)
                     SELECT %s, 'Task ' || g, '',
                            (ARRAY['NEW','IN_PROGRESS','DONE'])[1 + g %% 3],
                            (ARRAY['LOW','MEDIUM','HIGH'])[1 + (g / 3) %% 3],
                            CASE WHEN g %% 5 = 0 THEN NULL
                                 ELSE DATE '2026-01-01' + (g %% 730) END,
-                           %s, now() - g * interval '1 second', now()
+                           %s, now() - g * interval '1 second', now(), false
                     FROM generate_series(%s, %s) AS g
                     """,
                     [project.pk, user.pk, have + 1, total],
@@ -101,7 +101,8 @@ def cursor_for(depth: int, ordering: str) -> str:
     key, pk = row_at(depth - 1, ordering)
     key = key.isoformat() if hasattr(key, "isoformat") else key
     payload = {"k": key, "i": pk, "b": False, "o": ordering}
-    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+    # Signed like the paginator's own cursors (an unsigned one is a 400).
+    return signing.dumps(payload, salt=CURSOR_SALT)
 
 
 def main() -> None:
@@ -122,7 +123,8 @@ def main() -> None:
             base = keyset_order(Task.objects.all(), key, descending)
             for depth in depths:
                 offset_page = base.values_list("id", flat=True)[depth : depth + PAGE]
-                offset_ms = timed(lambda q=offset_page: list(q))
+                # .all(): a fresh query each run (a QuerySet caches its rows once evaluated).
+                offset_ms = timed(lambda q=offset_page: list(q.all()))
                 if depth:
                     cursor = cursor_for(depth, ordering)
                     url = f"/api/tasks/?ordering={ordering}&page_size={PAGE}&cursor={cursor}"

@@ -12,6 +12,10 @@ NOT_A_MEMBER = "You are not a member of this organization."
 MANAGERS_ONLY = "Only ADMIN and MANAGER members may do this."
 ADMINS_ONLY = "Only ADMIN members may do this."
 OWN_MEMBERSHIP_ONLY = "Other members may remove only their own membership (leave)."
+TRASH_MANAGERS_ONLY = "Only ADMIN and MANAGER members may list the trash (`deleted=true`)."
+
+# `?deleted=true` on a list: the trash instead of the live rows.
+TRASH_PARAMETER = "deleted"
 
 
 def request_role(request) -> Role | None:
@@ -56,6 +60,23 @@ class IsOrgAdmin(BasePermission):
 
     def has_permission(self, request, view):
         return request_role(request) == Role.ADMIN
+
+
+def trash_requested(request) -> bool:
+    """Whether a list request asks for the trash (`?deleted=true`); any other value is the
+    live list, and the list's filters reject values other than true/false."""
+    return request.query_params.get(TRASH_PARAMETER) == "true"
+
+
+class IsOrgMemberOutsideTrash(BasePermission):
+    """Allows any member to list live rows, and only ADMIN and MANAGER members the trash."""
+
+    message = TRASH_MANAGERS_ONLY
+
+    def has_permission(self, request, view):
+        if trash_requested(request):
+            return is_manager(request)
+        return request_role(request) is not None
 
 
 class IsOwnMembership(IsOrgMember):

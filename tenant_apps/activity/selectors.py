@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from .models import Activity, ChangeCounter
+from .models import Activity, ChangeCounter, TargetType
 
 
 def change_version() -> int:
@@ -13,3 +13,8 @@ def change_version() -> int:
 def activity_list() -> QuerySet[Activity]:
     """Every entry of the organization, newest first, with its actor."""
     return Activity.objects.select_related("actor").order_by("-created_at", "-id")
+
+
+def activity_of(*, target_type: TargetType, target_id: int) -> QuerySet[Activity]:
+    """One object's history (a task, a project, a member), newest first, with the actors."""
+    return activity_list().filter(target_type=target_type, target_id=target_id)

@@ -1,4 +1,4 @@
-"""Project: a named group of tasks, unique by name within its organization."""
+"""Project: a named group of tasks, unique by name among the organization's live projects."""
 
 from django.conf import settings
 from django.db import models
@@ -8,8 +8,29 @@ from django.db import models
 DESCRIPTION_MAX_LENGTH = 20_000
 
 
+class LiveManager(models.Manager):
+    """Rows not in the trash: the default manager of projects and tasks, so every list,
+    filter, detail, count, related manager (`project.tasks`) and serializer choice hides
+    deleted rows without having to remember to. The trash and the services that restore or
+    purge use `all_objects`. (Forward foreign keys, `task.project`, use Django's base
+    manager and still reach a trashed project: a trashed task shows which project it had.)
+
+    A manager filters the rows a query starts from, not the rows it joins: count or filter
+    tasks from `Task.objects` (`Task.objects.values("project").annotate(...)`), not through
+    `Project.objects.annotate(Count("tasks"))` or `filter(tasks__...)`, which would see
+    trashed tasks too.
+    """
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
 class Project(models.Model):
-    """A project in the current organization's schema (one schema = one organization)."""
+    """A project in the current organization's schema (one schema = one organization).
+
+    Deleting one puts it in the trash (`deleted_at`, `deleted_by`) with its tasks; it can be
+    restored until `purge_trash` removes it for good.
+    """
 
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
@@ -18,15 +39,37 @@ class Project(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    objects = LiveManager()  # first, so it is the default manager
+    all_objects = models.Manager()
 
     class Meta:
         ordering = ["name", "id"]
         constraints = [
-            # The schema is the organization, so unique here means unique per organization.
+            # The schema is the organization, so unique here means unique per organization;
+            # trashed projects do not count, so a name can be reused once its project is
+            # deleted (restoring it while the name is taken is refused).
             models.UniqueConstraint(
                 fields=["name"],
-                name="projects_project_name_unique",
+                condition=models.Q(deleted_at__isnull=True),
+                name="projects_project_live_name_unique",
                 violation_error_message="A project with this name already exists.",
+            ),
+        ]
+        indexes = [
+            # The trash (small): its list and the purge's "deleted before" scan.
+            models.Index(
+                fields=["deleted_at"],
+                condition=models.Q(deleted_at__isnull=False),
+                name="projects_trash",
             ),
         ]
 

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Coalesce
 
+from tenant_apps.projects.models import LiveManager
+
 
 class Status(models.TextChoices):
     NEW = "NEW", "New"
@@ -56,10 +58,29 @@ class Task(models.Model):
         output_field=models.SmallIntegerField(),
         db_persist=True,
     )
+    # The trash: set by task_delete, or by project_delete for the project's live tasks, which
+    # are marked `deleted_with_project` so that restoring the project restores exactly those
+    # (not tasks deleted earlier on their own).
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    deleted_with_project = models.BooleanField(default=False)
+
+    objects = LiveManager()  # first, so it is the default manager (and `project.tasks`)
+    all_objects = models.Manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(deleted_with_project=False) | models.Q(deleted_at__isnull=False),
+                name="tasks_task_with_project_only_in_trash",
+            ),
             models.CheckConstraint(
                 condition=models.Q(status__in=Status.values),
                 name="tasks_task_status_valid",
@@ -77,6 +98,27 @@ class Task(models.Model):
             models.Index(fields=["priority_rank", "id"], name="tasks_priority_rank_id"),
             models.Index(DUE_DATE_SORT_ASC, models.F("id"), name="tasks_due_sort_asc_id"),
             models.Index(DUE_DATE_SORT_DESC, models.F("id"), name="tasks_due_sort_desc_id"),
+            # The trash (small): its list and the purge's "deleted before" scan.
+            models.Index(
+                fields=["deleted_at"],
+                condition=models.Q(deleted_at__isnull=False),
+                name="tasks_trash",
+            ),
+            # The dashboard's grouped counts read only this index (index-only scan; B-tree
+            # deduplication keeps it at a few MB per million tasks, since keys repeat).
+            models.Index(
+                fields=["project", "status", "priority", "due_date"],
+                condition=models.Q(deleted_at__isnull=True),
+                name="tasks_dashboard",
+            ),
+            # Open live tasks in id order: the dashboard's assignee counts merge-join it with
+            # the assignments' (task_id, user_id) index.
+            models.Index(
+                fields=["id"],
+                include=["project"],
+                condition=models.Q(deleted_at__isnull=True) & ~models.Q(status=Status.DONE),
+                name="tasks_open",
+            ),
         ]
 
     def __str__(self):

@@ -12,8 +12,11 @@ from rest_framework.test import APIClient
 
 from shared_apps.accounts.models import User
 from shared_apps.organizations.models import Membership, Organization, Role
+from tenant_apps.activity.models import Activity
 from tenant_apps.projects.models import Project
+from tenant_apps.projects.services import project_delete
 from tenant_apps.tasks.models import Task
+from tenant_apps.tasks.services import task_delete
 from tests.factories import client_for, host_of, make_member, make_project, make_task, make_user
 
 pytestmark = pytest.mark.django_db
@@ -36,9 +39,13 @@ def state_of(organization: Organization) -> dict:
         Membership.objects.filter(organization=organization).values_list("id", "user_id", "role")
     )
     with tenant_context(organization):
-        projects = sorted(Project.objects.values_list("id", "name", "description", "created_by_id"))
+        projects = sorted(
+            Project.all_objects.values_list(
+                "id", "name", "description", "created_by_id", "deleted_at"
+            )
+        )
         tasks = sorted(
-            Task.objects.values_list(
+            Task.all_objects.values_list(
                 "id",
                 "project_id",
                 "title",
@@ -47,14 +54,17 @@ def state_of(organization: Organization) -> dict:
                 "priority",
                 "due_date",
                 "created_by_id",
+                "deleted_at",
             )
         )
         assignments = sorted(Task.assignees.through.objects.values_list("task_id", "user_id"))
+        activity = Activity.objects.count()
     return {
         "memberships": memberships,
         "projects": projects,
         "tasks": tasks,
         "assignments": assignments,
+        "activity": activity,
     }
 
 
@@ -63,7 +73,7 @@ def _free_id(model) -> int:
     highest = 0
     for slug in ("acme", "globex"):
         with tenant_context(Organization.objects.get(slug=slug)):
-            highest = max(highest, model.objects.aggregate(top=Max("id"))["top"] or 0)
+            highest = max(highest, model.all_objects.aggregate(top=Max("id"))["top"] or 0)
     return highest + 1000
 
 
@@ -92,11 +102,14 @@ class Globex:
     member_membership: Membership
     project: Project
     task: Task
+    trashed_task: Task
+    trashed_project: Project
 
 
 @pytest.fixture
 def globex_data(globex) -> Globex:
-    """Globex with an ADMIN, a MEMBER, a project and a task assigned to the MEMBER."""
+    """Globex with an ADMIN, a MEMBER, a project and a task assigned to the MEMBER; in its
+    trash, a "Globex secret" task and project."""
     admin = make_member(globex, Role.ADMIN)
     member = make_member(globex, Role.MEMBER)
     project = make_project(globex, created_by=admin, name="Globex secret project")
@@ -107,11 +120,20 @@ def globex_data(globex) -> Globex:
         title="Globex secret task",
         assignee_ids=[member.id],
     )
+    trashed_task = make_task(
+        globex, project=project, created_by=admin, title="Globex secret trashed task"
+    )
+    trashed_project = make_project(globex, created_by=admin, name="Globex secret trashed project")
+    with tenant_context(globex):
+        task_delete(task=trashed_task, actor=admin)
+        project_delete(project=trashed_project, actor=admin)
     return Globex(
         admin=admin,
         member_membership=Membership.objects.get(organization=globex, user=member),
         project=project,
         task=task,
+        trashed_task=trashed_task,
+        trashed_project=trashed_project,
     )
 
 
@@ -154,6 +176,16 @@ FOREIGN_HOST_REQUESTS: list[tuple[str, GlobexRequest]] = [
         ),
     ),
     ("tasks-delete", lambda g, u: ("delete", f"/api/tasks/{g.task.id}/", None)),
+    ("tasks-trash", lambda g, u: ("get", "/api/tasks/?deleted=true", None)),
+    ("tasks-restore", lambda g, u: ("post", f"/api/tasks/{g.trashed_task.id}/restore/", None)),
+    ("tasks-activity", lambda g, u: ("get", f"/api/tasks/{g.task.id}/activity/", None)),
+    ("projects-trash", lambda g, u: ("get", "/api/projects/?deleted=true", None)),
+    (
+        "projects-restore",
+        lambda g, u: ("post", f"/api/projects/{g.trashed_project.id}/restore/", None),
+    ),
+    ("activity-list", lambda g, u: ("get", "/api/activity/", None)),
+    ("activity-filtered", lambda g, u: ("get", f"/api/activity/?task={g.task.id}", None)),
 ]
 
 
@@ -265,6 +297,57 @@ def test_an_acme_id_is_not_found_on_globex_even_for_its_admin(
     assert "Acme-only" not in response.content.decode()
     assert state_of(acme) == before_acme
     assert state_of(globex) == before_globex
+
+
+@pytest.mark.parametrize(
+    ("method", "kind", "action", "trashed"),
+    [
+        ("post", "tasks", "restore", True),
+        ("post", "projects", "restore", True),
+        ("get", "tasks", "activity", False),
+        ("get", "tasks", "activity", True),
+    ],
+)
+def test_an_acme_id_is_not_found_by_globex_restore_and_activity(
+    acme, globex, acme_admin, acme_only_objects, method, kind, action, trashed
+):
+    project, task = acme_only_objects
+    if trashed:
+        with tenant_context(acme):
+            task_delete(task=task, actor=acme_admin)
+            if kind == "projects":
+                project_delete(project=project, actor=acme_admin)
+    target = project if kind == "projects" else task
+    client = client_for(make_member(globex, Role.ADMIN), globex)
+    before_acme, before_globex = state_of(acme), state_of(globex)
+
+    response = getattr(client, method)(f"/api/{kind}/{target.pk}/{action}/")
+
+    assert response.status_code == 404, response.content
+    assert "Acme-only" not in response.content.decode()
+    assert state_of(acme) == before_acme
+    assert state_of(globex) == before_globex
+
+
+def test_the_activity_log_of_globex_never_lists_acme_entries(acme, globex, acme_admin):
+    in_both = make_member(acme, Role.ADMIN)
+    Membership.objects.create(user=in_both, organization=globex, role=Role.MEMBER)
+    project = make_project(acme, created_by=in_both, name="Acme activity secret")
+    make_task(acme, project=project, created_by=in_both, title="Acme activity task")
+    on_acme, on_globex = clients_sharing_one_token(in_both, acme, globex)
+
+    acme_rows = on_acme.get("/api/activity/", {"actor": "me"}).json()["results"]
+    globex_response = on_globex.get("/api/activity/", {"page_size": 200})
+
+    assert {row["target_label"] for row in acme_rows} == {
+        "Acme activity secret",
+        "Acme activity task",
+    }
+    assert globex_response.status_code == 200
+    assert "Acme activity" not in globex_response.content.decode()
+    assert on_globex.get("/api/activity/", {"actor": "me"}).json()["results"] == []
+    with tenant_context(globex):
+        assert not Activity.objects.filter(actor=in_both).exists()
 
 
 def test_a_task_cannot_be_assigned_a_user_who_is_only_in_the_other_organization(

@@ -93,7 +93,7 @@ def test_project_names_are_unique_within_an_organization_but_not_across(acme, gl
     )
     _execute(insert.format(schema="org_acme"), [author.pk])
 
-    with pytest.raises(IntegrityError, match="projects_project_name_unique"):
+    with pytest.raises(IntegrityError, match="projects_project_live_name_unique"):
         with transaction.atomic():
             _execute(insert.format(schema="org_acme"), [author.pk])
 

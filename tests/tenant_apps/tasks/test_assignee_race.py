@@ -23,8 +23,14 @@ from shared_apps.organizations.models import Membership, Organization, Role
 from shared_apps.organizations.services import membership_delete
 from tenant_apps.projects.models import Project
 from tenant_apps.tasks.models import Task
-from tenant_apps.tasks.services import task_create
-from tests.concurrency import BLOCKED_FOR, TIMEOUT, Worker
+from tenant_apps.tasks.services import _validate_assignees, task_create
+from tests.concurrency import (
+    BLOCKED_FOR,
+    TIMEOUT,
+    Worker,
+    delete_activity_after,
+    last_activity_id,
+)
 from tests.concurrency import finish as _finish
 from tests.factories import make_member, make_project, make_user
 
@@ -39,6 +45,7 @@ def committed(django_db_setup, django_db_blocker):
         if not connection.settings_dict["NAME"].startswith("test_"):
             pytest.fail("not on the test database: select a test that uses `db` as well")
         acme = Organization.objects.get(slug="acme")
+        last_activity = last_activity_id(acme)
         user = make_user(email=f"race-{uuid.uuid4().hex[:8]}@test.example.com")
         state = {"acme": acme, "user": user, "project": None, "task_ids": []}
         try:
@@ -49,10 +56,11 @@ def committed(django_db_setup, django_db_blocker):
             yield state
         finally:
             connection.set_schema_to_public()
+            delete_activity_after(acme, last_activity)
             with tenant_context(acme):
-                Task.objects.filter(pk__in=state["task_ids"]).delete()
-                Task.objects.filter(created_by_id=user.pk).delete()
-                Project.objects.filter(created_by_id=user.pk).delete()
+                Task.all_objects.filter(pk__in=state["task_ids"]).delete()
+                Task.all_objects.filter(created_by_id=user.pk).delete()
+                Project.all_objects.filter(created_by_id=user.pk).delete()
             Membership.objects.filter(user_id=user.pk).delete()
             # Raw: the ORM's cascade check would look for tenant tables (projects, tasks) that
             # reference users, and those do not exist in the public schema.
@@ -61,8 +69,8 @@ def committed(django_db_setup, django_db_blocker):
             assert not User.objects.filter(pk=user.pk).exists()
             assert not Membership.objects.filter(user_id=user.pk).exists()
             with tenant_context(acme):
-                assert not Project.objects.filter(created_by_id=user.pk).exists()
-                assert not Task.objects.filter(created_by_id=user.pk).exists()
+                assert not Project.all_objects.filter(created_by_id=user.pk).exists()
+                assert not Task.all_objects.filter(created_by_id=user.pk).exists()
 
 
 def _create_task_and_hold(
@@ -165,10 +173,23 @@ def test_a_task_write_waiting_on_a_removal_fails_as_not_a_member(committed):
         assert not Task.assignees.through.objects.filter(user_id=user.pk).exists()
 
 
+def _lock_assignee_and_hold(state: dict, locked: threading.Event, release: threading.Event):
+    """Take what a task write holds on its assignee until it commits (FOR KEY SHARE on U's
+    membership), then keep the transaction open until `release`."""
+    with transaction.atomic(), tenant_context(state["acme"]):
+        _validate_assignees(organization=state["acme"], assignee_ids=[state["user"].pk])
+        locked.set()
+        if not release.wait(timeout=TIMEOUT):
+            raise TimeoutError("never released")
+
+
 def test_concurrent_task_writes_assigning_the_same_user_do_not_block_each_other(committed):
+    # Task writes do queue at their very end, for the moment between bumping the
+    # organization's change counter (their last statement) and their commit; the assignee
+    # locks they hold for their whole transaction never make another write wait.
     acme, user = committed["acme"], committed["user"]
-    created, release = threading.Event(), threading.Event()
-    first = Worker(lambda: _create_task_and_hold(committed, "First", created, release))
+    locked, release = threading.Event(), threading.Event()
+    first = Worker(lambda: _lock_assignee_and_hold(committed, locked, release))
     second_created, second_release = threading.Event(), threading.Event()
     second_release.set()  # the second commits as soon as it has created its task
     second = Worker(
@@ -176,7 +197,7 @@ def test_concurrent_task_writes_assigning_the_same_user_do_not_block_each_other(
     )
     try:
         first.start()
-        assert created.wait(timeout=TIMEOUT), first.error
+        assert locked.wait(timeout=TIMEOUT), first.error
 
         second.start()
 
@@ -190,7 +211,6 @@ def test_concurrent_task_writes_assigning_the_same_user_do_not_block_each_other(
         _finish(first, second, release=release)
 
     assert first.error is None, first.error
-    assert _assignees(acme, first.result) == {user.pk}
     assert Membership.objects.filter(user=user, organization=acme, role=Role.MEMBER).exists()
 
 

@@ -23,7 +23,14 @@ from tenant_apps.projects.models import Project
 from tenant_apps.projects.services import project_delete
 from tenant_apps.tasks.models import Task
 from tenant_apps.tasks.services import PROJECT_GONE, task_create, task_update
-from tests.concurrency import BLOCKED_FOR, TIMEOUT, Worker, finish
+from tests.concurrency import (
+    BLOCKED_FOR,
+    TIMEOUT,
+    Worker,
+    delete_activity_after,
+    finish,
+    last_activity_id,
+)
 from tests.factories import client_for, make_project, make_task, make_user
 
 
@@ -35,6 +42,7 @@ def committed(django_db_setup, django_db_blocker):
         if not connection.settings_dict["NAME"].startswith("test_"):
             pytest.fail("not on the test database: select a test that uses `db` as well")
         acme = Organization.objects.get(slug="acme")
+        last_activity = last_activity_id(acme)
         user = make_user(email=f"project-race-{uuid.uuid4().hex[:8]}@test.example.com")
         try:
             Membership.objects.create(user=user, organization=acme, role=Role.MANAGER)
@@ -44,9 +52,11 @@ def committed(django_db_setup, django_db_blocker):
             yield {"acme": acme, "user": user, "doomed": doomed, "other": other, "task": task}
         finally:
             connection.set_schema_to_public()
+            delete_activity_after(acme, last_activity)
             with tenant_context(acme):
-                Task.objects.filter(created_by_id=user.pk).delete()
-                Project.objects.filter(created_by_id=user.pk).delete()
+                # all_objects: the trash too (deleting a project puts it and its tasks there).
+                Task.all_objects.filter(created_by_id=user.pk).delete()
+                Project.all_objects.filter(created_by_id=user.pk).delete()
             AuthToken.objects.filter(user_id=user.pk).delete()
             Membership.objects.filter(user_id=user.pk).delete()
             # Raw: the ORM's cascade check would look for tenant tables in the public schema.
@@ -152,6 +162,8 @@ def test_deleting_a_project_waits_for_a_task_write_into_it_and_deletes_that_task
     with tenant_context(acme):
         assert not Project.objects.filter(pk=doomed.pk).exists()
         assert not Task.objects.filter(pk=writer.result).exists()
+        # In the trash with its project, so restoring the project brings it back.
+        assert Task.all_objects.get(pk=writer.result).deleted_with_project
 
 
 @pytest.mark.django_db

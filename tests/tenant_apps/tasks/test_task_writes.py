@@ -297,6 +297,9 @@ INVALID = [
     pytest.param("title", "", id="title-empty"),
     pytest.param("title", "   ", id="title-blank"),
     pytest.param("title", None, id="title-null"),
+    # DRF's CharField would turn numbers into text ("2.2e+66" as a title).
+    pytest.param("title", 2.2e66, id="title-a-number"),
+    pytest.param("description", 42, id="description-a-number"),
 ]
 
 
@@ -433,6 +436,17 @@ def test_a_project_name_over_200_characters_is_refused(acme, setup):
 
     assert response.status_code == 400
     assert list(response.json()) == ["name"]
+    assert project_rows(acme) == before
+
+
+@pytest.mark.parametrize("body", [{"name": 2.2e66}, {"name": "Named", "description": -9}])
+def test_project_text_fields_take_strings_only(acme, setup, body):
+    before = project_rows(acme)
+
+    response = client_for(setup.manager, acme).post("/api/projects/", body, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == [list(body)[-1]]
     assert project_rows(acme) == before
 
 
