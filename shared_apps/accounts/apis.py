@@ -7,6 +7,17 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from saas.api.throttling import (
+    EmailLinkAddressThrottle,
+    LoginAddressThrottle,
+    LoginEmailThrottle,
+    PasswordResetAddressThrottle,
+    PasswordResetEmailThrottle,
+    RegisterAddressThrottle,
+    RegisterEmailThrottle,
+    throttle_classes,
+)
+
 from .serializers import (
     DetailSerializer,
     EmailVerifySerializer,
@@ -58,6 +69,8 @@ def token_response(user, code=status.HTTP_200_OK) -> Response:
 class RegisterApi(AnonymousApi):
     """Sign up: always 202 with the same body; the emailed link activates the account."""
 
+    throttle_classes = throttle_classes(RegisterAddressThrottle, RegisterEmailThrottle)
+
     @extend_schema(request=RegisterSerializer, responses={202: DetailSerializer})
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
@@ -70,6 +83,8 @@ class VerifyEmailApi(AnonymousApi):
     """Confirm an address with the `uid` and `token` of the emailed link and the password chosen
     at sign-up; returns a login token."""
 
+    throttle_classes = throttle_classes(EmailLinkAddressThrottle)
+
     @extend_schema(request=EmailVerifySerializer, responses={200: TokenSerializer})
     def post(self, request):
         serializer = EmailVerifySerializer(data=request.data)
@@ -81,6 +96,8 @@ class VerifyEmailApi(AnonymousApi):
 
 class LoginApi(AnonymousApi):
     """Exchange email and password for a Bearer token."""
+
+    throttle_classes = throttle_classes(LoginAddressThrottle, LoginEmailThrottle)
 
     @extend_schema(request=LoginSerializer, responses={200: TokenSerializer})
     def post(self, request):
@@ -118,6 +135,8 @@ class LogoutAllApi(APIView):
 class PasswordResetApi(AnonymousApi):
     """Email a link to set a new password: always 202, whether or not the address has an account."""
 
+    throttle_classes = throttle_classes(PasswordResetAddressThrottle, PasswordResetEmailThrottle)
+
     @extend_schema(request=PasswordResetSerializer, responses={202: DetailSerializer})
     def post(self, request):
         serializer = PasswordResetSerializer(data=request.data)
@@ -129,6 +148,8 @@ class PasswordResetApi(AnonymousApi):
 class PasswordResetConfirmApi(AnonymousApi):
     """Set a new password with the emailed link's `uid` and `token`; every old token ends and
     a new one is returned."""
+
+    throttle_classes = throttle_classes(EmailLinkAddressThrottle)
 
     @extend_schema(request=PasswordResetConfirmSerializer, responses={200: TokenSerializer})
     def post(self, request):
@@ -143,6 +164,9 @@ class PasswordResetConfirmApi(AnonymousApi):
 
 class PasswordChangeApi(APIView):
     """Change the password with the current one; every other token of the user ends."""
+
+    # Checks a password like login does, and counts with it.
+    throttle_classes = throttle_classes(LoginAddressThrottle, LoginEmailThrottle)
 
     @extend_schema(request=PasswordChangeSerializer, responses={200: DetailSerializer})
     def post(self, request):

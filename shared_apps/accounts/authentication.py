@@ -1,5 +1,6 @@
 """Bearer token authentication: knox's, with a clear 401 for malformed Authorization headers."""
 
+from django.utils import timezone
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox.auth import TokenAuthentication
 from rest_framework.authentication import get_authorization_header
@@ -37,6 +38,15 @@ class BearerTokenAuthentication(TokenAuthentication):
         if not printable:
             raise AuthenticationFailed(INVALID_TOKEN)
         return super().authenticate_credentials(token)
+
+    def _cleanup_token(self, auth_token) -> bool:
+        """Skip (and delete) this token if it expired. knox would also load every other token
+        of the user, on every request, to delete the expired ones: a query per request that
+        grows with the user's devices. Those go at the user's next login (token_create)."""
+        if auth_token.expiry is not None and auth_token.expiry < timezone.now():
+            auth_token.delete()
+            return True
+        return False
 
 
 class BearerTokenScheme(KnoxTokenScheme):

@@ -212,10 +212,12 @@ def password_change(*, user: User, current_password: str, new_password: str, kee
 def token_create(*, user: User):
     """Issue a new API token for `user`: returns (stored token row, raw token).
 
-    Only a hash of the token is stored; the raw value is shown once, to the caller.
+    Only a hash of the token is stored; the raw value is shown once, to the caller. The
+    user's expired tokens are deleted here (authentication only checks the one it is given).
     """
     from knox.models import AuthToken
 
+    AuthToken.objects.filter(user=user, expiry__lt=timezone.now()).delete()
     return AuthToken.objects.create(user=user)
 
 

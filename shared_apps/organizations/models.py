@@ -28,6 +28,16 @@ class Organization(TenantMixin):
         default=True, help_text="Inactive organizations' subdomains answer 404; data is kept."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Who created it through the API (POST /api/orgs/): MAX_ORGS_PER_USER counts these.
+    # Empty for staff onboarding (admin, create_org), which is not limited.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["slug"]

@@ -4,6 +4,7 @@ import logging
 import zlib
 from typing import NamedTuple
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django_tenants.utils import schema_exists
@@ -20,6 +21,10 @@ from .memberships import INACTIVE_USER
 logger = logging.getLogger(__name__)
 
 SLUG_TAKEN = "This subdomain is already taken."
+TOO_MANY_ORGANIZATIONS = (
+    "You have already created {limit} organizations, the most one account may create. "
+    "Ask us to create more for you."
+)
 NAME_REQUIRED = "Give the organization a name."
 NAME_MAX_LENGTH = Organization._meta.get_field("name").max_length
 
@@ -46,6 +51,16 @@ def _lock_slug(slug: str) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
+def _lock_creator(user: User) -> None:
+    """Serialize self-service creations by one user until this transaction ends, so two
+    concurrent requests cannot both pass the MAX_ORGS_PER_USER check (the slug lock only
+    serializes requests for one slug). An advisory lock, not FOR UPDATE on the user's row,
+    which would also hold up writes referencing the user (task assignments) meanwhile."""
+    key = zlib.crc32(f"organization-creator:{user.pk}".encode())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
 def organization_slug_check(*, slug: str) -> str:
     """Validate `slug` and that it is free; return its schema name. Raises ValidationError."""
     try:
@@ -60,7 +75,12 @@ def organization_slug_check(*, slug: str) -> str:
 
 @transaction.atomic
 def organization_create(
-    *, name: str, slug: str, admin: User, actor: User | None = None
+    *,
+    name: str,
+    slug: str,
+    admin: User,
+    actor: User | None = None,
+    created_by: User | None = None,
 ) -> Organization:
     """Provision an organization: row, schema with every tenant table, domain, first ADMIN.
 
@@ -75,7 +95,9 @@ def organization_create(
     if not admin.is_active:
         raise ValidationError("An inactive user cannot administer an organization.")
 
-    organization = Organization(name=name, slug=slug, schema_name=schema_name)
+    organization = Organization(
+        name=name, slug=slug, schema_name=schema_name, created_by=created_by
+    )
     try:
         with transaction.atomic():
             organization.save()
@@ -90,6 +112,21 @@ def organization_create(
     )
     logger.info("Provisioned organization %s in schema %s", slug, schema_name)
     return organization
+
+
+@transaction.atomic
+def organization_create_self_service(*, name: str, slug: str, user: User) -> Organization:
+    """POST /api/orgs/: a signed-in user creates an organization and becomes its ADMIN.
+
+    Each organization costs a schema and its catalogue rows, so one user may create at most
+    MAX_ORGS_PER_USER of them (deactivated ones included: their schema is kept); past that,
+    a ValidationError. Staff onboarding (organization_onboard) is not limited.
+    """
+    _lock_creator(user)
+    limit = settings.MAX_ORGS_PER_USER
+    if Organization.objects.filter(created_by=user).count() >= limit:
+        raise ValidationError(TOO_MANY_ORGANIZATIONS.format(limit=limit), code="limit")
+    return organization_create(name=name, slug=slug, admin=user, actor=user, created_by=user)
 
 
 class Onboarded(NamedTuple):
