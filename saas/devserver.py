@@ -1,8 +1,11 @@
-"""`make run`: migrate every schema, add the demo data when DEBUG is on, then serve.
+"""`make run`: migrate every schema, add the demo data when DEBUG is on, then serve, with a
+Celery worker and beat next to the web server.
 
 `python -m saas.devserver HOST PORT` is what `make run` executes. The server's command and
 environment are defined here once: tests/browser starts the very same command against the
 test database, so what those tests prove (pages, bounded connections) holds for `make run`.
+After the migrations, honcho runs saas/Procfile (web server, worker, beat) in that
+environment; Ctrl-C stops them all.
 """
 
 import os
@@ -11,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+PROCFILE = BASE_DIR / "saas" / "Procfile"
 
 
 def server_environment(port: int, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -27,11 +31,14 @@ def server_environment(port: int, environ: Mapping[str, str] | None = None) -> d
     env["CONN_MAX_AGE"] = "0"
     # The server prints http://127.0.0.1:PORT/: that address reaches the public site too.
     env.setdefault("PUBLIC_HOST_ALIASES", "localhost,127.0.0.1")
+    # beat remembers when each periodic job last ran; keep that with the other local state.
+    env.setdefault("CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / ".data" / "celerybeat-schedule"))
     return env
 
 
 def server_command(host: str, port: int, *, reload: bool = True) -> list[str]:
-    """The development server's command line (`reload`: restart when code changes)."""
+    """The development server's command line (`reload`: restart when code changes); the
+    Procfile's `web` line runs the same with reload."""
     command = [sys.executable, str(BASE_DIR / "manage.py"), "runserver", f"{host}:{port}"]
     if not reload:
         command.append("--noreload")
@@ -81,6 +88,24 @@ def prepare(stdout) -> None:
     # WhiteNoise serves from the apps' folders here, but warns at start-up ("No directory
     # at ...") while collectstatic's folder does not exist.
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+    Path(settings.CELERY_BEAT_SCHEDULE_FILENAME).parent.mkdir(parents=True, exist_ok=True)
+
+
+def processes_command() -> list[str]:
+    """honcho running saas/Procfile: the web server, a Celery worker and beat."""
+    honcho = str(Path(sys.executable).with_name("honcho"))
+    # `--env /dev/null`: honcho would let a .env file override the real environment; the
+    # settings read .env themselves, with the real environment winning.
+    return [
+        honcho,
+        "start",
+        "--procfile",
+        str(PROCFILE),
+        "--app-root",
+        str(BASE_DIR),
+        "--env",
+        os.devnull,
+    ]
 
 
 def main(argv: list[str]) -> int:
@@ -100,7 +125,10 @@ def main(argv: list[str]) -> int:
     connections.close_all()
     sys.stdout.flush()
     os.chdir(BASE_DIR)
-    command = server_command(host, port)
+    # The Procfile's commands (`python`, `celery`) are this virtualenv's.
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+    os.environ["RUN_ADDRESS"] = f"{host}:{port}"
+    command = processes_command()
     os.execv(command[0], command)
 
 

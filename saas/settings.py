@@ -1,10 +1,13 @@
 """Django settings, read only from the environment (see .env.example)."""
 
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from saas.api.rates import parse_rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -67,6 +70,7 @@ TENANT_APPS = [
     "tenant_apps.activity",  # below projects and tasks: both record their changes there
     "tenant_apps.projects",
     "tenant_apps.tasks",
+    "tenant_apps.exports",  # CSV exports of tasks, written by background jobs
 ]
 
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -91,6 +95,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "saas.api.throttling.RateLimitHeadersMiddleware",  # X-RateLimit-* of the throttled
     "saas.api.middleware.ApiServerErrorMiddleware",  # last: JSON 500s under /api/, any mode
 ]
 
@@ -121,30 +126,144 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache --------------------------------------------------------------------------------
+# Redis (`make run`/`make test` start an embedded one when REDIS_URL is unset: saas/devredis.py).
 REDIS_URL = env("REDIS_URL", default="")
+# Seconds a Redis connect or reply may take before the request goes on without the cache.
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=0.25)
+# After a cache error, this process answers from the database for this many seconds before
+# trying Redis again (tenant_apps.tasks.cache.CircuitBreaker).
+CACHE_RETRY_SECONDS = env.float("CACHE_RETRY_SECONDS", default=5)
+# Safety net only: dashboard entries are keyed by the organization's change version, so a
+# write makes them unreachable at once; this bounds what a write outside the services leaves.
+DASHBOARD_CACHE_TTL = env.int("DASHBOARD_CACHE_TTL", default=600)
+# Several deployments sharing one Redis need a prefix each.
+CACHE_KEY_PREFIX = env("CACHE_KEY_PREFIX", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
             # Keys carry the schema name so one organization never reads another's entries.
             "KEY_FUNCTION": "django_tenants.cache.make_key",
             "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
             "OPTIONS": {
-                # A dead Redis must degrade to cache misses, not stall every request.
-                "SOCKET_CONNECT_TIMEOUT": 1,
-                "SOCKET_TIMEOUT": 1,
-                "IGNORE_EXCEPTIONS": True,
+                # A dead or slow Redis must cost a request a fraction of a second, not stall it.
+                "SOCKET_CONNECT_TIMEOUT": REDIS_TIMEOUT,
+                "SOCKET_TIMEOUT": REDIS_TIMEOUT,
+                # Errors reach the callers, which go on without the cache and stop asking for
+                # a while (tenant_apps/tasks/cache.py, saas/api/throttling.py); swallowing them
+                # here would leave every request to pay the timeout, and nobody would hear of
+                # the outage.
+                "IGNORE_EXCEPTIONS": False,
             },
         }
     }
 else:
+    # Only when the embedded Redis cannot start (saas/devredis.py says why): one cache per
+    # process, so entries are not shared between server processes.
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
             "KEY_FUNCTION": "django_tenants.cache.make_key",
         }
     }
+# Rate-limit counters (saas/api/throttling.py): the same store, but keys without the schema
+# name, so a user or a client address has one count on every organization's host.
+CACHES["throttle"] = {
+    name: value
+    for name, value in CACHES["default"].items()
+    if name not in ("KEY_FUNCTION", "REVERSE_KEY_FUNCTION")
+}
+
+# --- Background jobs (Celery, saas/celery.py) ---------------------------------------------
+
+
+def _broker_url(redis_url: str) -> str:
+    """Kombu's spelling of REDIS_URL: it names a Unix socket (the embedded Redis's
+    `unix:///path?db=0`) `redis+socket:///path`."""
+    if redis_url.startswith("unix://"):
+        return "redis+socket://" + redis_url.removeprefix("unix://").split("?", 1)[0]
+    return redis_url
+
+
+def _daily_at(name: str, default: str):
+    """A crontab for every day at the time (HH:MM, in TIME_ZONE) the variable `name` gives."""
+    from celery.schedules import crontab
+
+    value = env(name, default=default)
+    try:
+        hour, minute = (int(part) for part in value.split(":"))
+        if not (0 <= hour < 24 and 0 <= minute < 60):
+            raise ValueError
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a time of day, HH:MM: not {value!r}.") from None
+    return crontab(hour=hour, minute=minute)
+
+
+# The broker is Redis (the embedded one under `make run`/`make test`), the cache's server.
+_broker = env("CELERY_BROKER_URL", default=_broker_url(REDIS_URL))
+# No broker at all (only when the embedded Redis cannot start, or tests without REDIS_URL):
+# jobs run in the process that queues them, so development still works. Production always
+# has REDIS_URL.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not _broker)
+# Eager jobs are never sent, but Celery still builds a producer (never connected) for them.
+CELERY_BROKER_URL = _broker or "memory://"
+# Deployments (or test runs) sharing one Redis need a queue each.
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="celery")
+# Seconds a request may wait for the broker when it queues a job: past that it answers 503
+# (saas.api.jobs) instead of hanging on a dead or unreachable Redis.
+JOB_QUEUE_TIMEOUT = env.float("JOB_QUEUE_TIMEOUT", default=1.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = JOB_QUEUE_TIMEOUT
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": JOB_QUEUE_TIMEOUT,
+    "socket_timeout": JOB_QUEUE_TIMEOUT,
+    # Kombu retries a broken connection forever unless told otherwise: once, then give up.
+    "max_retries": 1,
+}
+# One retry (a pooled connection Redis dropped since), at once; then the error surfaces.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0,
+    "interval_max": 0,
+}
+# A worker started before Redis waits for it (the workers' own loop; requests never do).
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# What jobs produce is in the database (an export's status); nobody reads Celery results.
+CELERY_TASK_IGNORE_RESULT = True
+# A worker takes one job at a time: a long export must not hold queued jobs it cannot start.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Logging stays Django's (LOGGING below), in workers too; what jobs print (the console email
+# backend in development) is logged at INFO, not as warnings.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
+CELERY_TIMEZONE = env("TIME_ZONE", default="UTC")  # TIME_ZONE, set below
+# beat remembers each entry's last run in this file (a missing file only means "from now").
+CELERY_BEAT_SCHEDULE_FILENAME = env(
+    "CELERY_BEAT_SCHEDULE_FILENAME", default=str(Path(tempfile.gettempdir()) / "saas-celerybeat")
+)
+# Periodic jobs start in the public schema and queue one job per active organization, each
+# in that organization's schema (shared_apps.organizations.jobs). Times are TIME_ZONE's.
+CELERY_BEAT_SCHEDULE = {
+    "overdue-digest": {
+        "task": "tenant_apps.tasks.jobs.overdue_digest_all",
+        "schedule": _daily_at("OVERDUE_DIGEST_TIME", "07:00"),
+    },
+    "purge-trash": {
+        "task": "tenant_apps.tasks.jobs.trash_purge_all",
+        "schedule": _daily_at("PURGE_TRASH_TIME", "03:00"),
+    },
+    "export-cleanup": {
+        "task": "tenant_apps.exports.jobs.export_cleanup_all",
+        "schedule": _daily_at("EXPORT_CLEANUP_TIME", "03:30"),
+    },
+}
+
+# CSV exports of tasks: EXPORT_ROOT/<schema name>/<export id>.csv, kept this many days.
+EXPORT_ROOT = Path(env("EXPORT_ROOT", default=str(BASE_DIR / ".data" / "exports")))
+EXPORT_RETENTION_DAYS = env.int("EXPORT_RETENTION_DAYS", default=7)
 
 # --- Auth ---------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -167,6 +286,9 @@ SILENCED_SYSTEM_CHECKS = ["auth.E003"]
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
 # Organization invitations expire after this many hours.
 INVITATION_TTL_HOURS = env.int("INVITATION_TTL_HOURS", default=72)
+# Deleted projects and tasks stay in the trash (restorable) this many days; then the daily
+# purge job (CELERY_BEAT_SCHEDULE) or `manage.py purge_trash` removes them for good.
+SOFT_DELETE_RETENTION_DAYS = env.int("SOFT_DELETE_RETENTION_DAYS", default=30)
 # Emailed links open this front-end when set (e.g. https://app.example.com); empty: the small
 # pages this project serves under /accounts/ on the base host.
 FRONTEND_URL = env("FRONTEND_URL", default="").rstrip("/")
@@ -197,7 +319,47 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "saas.api.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "saas.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Rate limits (saas/api/throttling.py; README "Rate limits"): these three apply to every
+    # request, and endpoints add stricter ones.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "saas.api.throttling.AnonRateThrottle",
+        "saas.api.throttling.UserRateThrottle",
+        "saas.api.throttling.OrganizationRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {},  # below, from the environment
+    # The client's address is the socket's unless our own proxies append this many
+    # X-Forwarded-For entries; DRF's default (None) would believe whatever the client sends.
+    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
 }
+# "<requests>/<period>" (period s, min, h or day, optionally with a count: "10/15min"); an
+# empty value turns the scope off. Login and sign-up are strict: each costs an Argon2 hash
+# (~230 ms, ~100 MiB), so a burst from one address or at one account must stay small.
+THROTTLE_DEFAULT_RATES = {
+    "anon": "120/min",  # per client address
+    "user": "600/min",  # per user
+    "organization": "1800/min",  # per organization: keep it below what the servers can serve
+    "login_ip": "10/min",  # login and password change, per client address
+    "login_email": "10/15min",  # the same, per account address (a lockout that follows it)
+    "register_ip": "10/h",
+    "register_email": "3/h",  # each sign-up emails the address
+    "password_reset_ip": "10/h",
+    "password_reset_email": "3/h",  # each request emails the address
+    "email_link_ip": "30/h",  # verify-email, password-reset/confirm, invitations/accept
+    "org_create": "10/h",  # POST /api/orgs/, per user
+    "exports": "20/h",  # POST /api/exports/, per user
+}
+for _scope, _default in THROTTLE_DEFAULT_RATES.items():
+    _variable = f"THROTTLE_{_scope.upper()}"
+    _rate = env(_variable, default=_default).strip() or None
+    try:
+        parse_rate(_rate)
+    except ValueError as _error:
+        raise ImproperlyConfigured(f"{_variable}: {_error}") from None
+    REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][_scope] = _rate
+del _scope, _default, _variable, _rate
+# Self-service organizations (POST /api/orgs/) one user may create; each costs a schema and
+# its catalogue rows. Staff onboarding (admin, create_org) is not limited.
+MAX_ORGS_PER_USER = env.int("MAX_ORGS_PER_USER", default=10)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Task management API",
@@ -211,7 +373,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # Two choice sets are called `status`: the tasks' keeps its name, the exports' gets one.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "tenant_apps.tasks.models.Status",
+        "ExportStatusEnum": "tenant_apps.exports.models.ExportStatus",
+    },
 }
 
 # --- Email -------------------------------------------------------------------------------
@@ -236,14 +402,17 @@ USE_TZ = True
 
 # --- Static files -------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / ".data" / "static"
+# collectstatic writes here (the Docker image fills it at build time; tests point it elsewhere).
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / ".data" / "static")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # No manifest: pages render before (or without) collectstatic, e.g. in tests.
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 # Serve straight from the apps' static folders when collectstatic has not run (dev, tests).
-WHITENOISE_USE_FINDERS = True
+# The image turns it off: files found there replace the collected ones, and with them their
+# precompressed .gz copies.
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Security (production behind a TLS-terminating proxy) ---------------------------------

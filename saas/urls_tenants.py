@@ -10,6 +10,8 @@ urlpatterns = [
     path("api/", include("shared_apps.organizations.urls_tenant")),
     path("api/", include("tenant_apps.projects.urls")),
     path("api/", include("tenant_apps.tasks.urls")),
+    path("api/", include("tenant_apps.activity.urls")),
+    path("api/", include("tenant_apps.exports.urls")),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="saas.urls_tenants"), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # Last: any other /api/ URL is a JSON 404; base-host endpoints say where they are.

@@ -1,5 +1,7 @@
 """Session set-up (test database + two organizations, created once) and shared fixtures."""
 
+import copy
+import itertools
 import os
 import time
 
@@ -9,18 +11,30 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import setup_databases, teardown_databases
 
+from saas.api import throttling
+from saas.celery import app as celery_app
 from shared_apps.accounts.models import User
 from shared_apps.organizations.models import Organization, Role
 from shared_apps.organizations.services import organization_create
+from tenant_apps.tasks.cache import breaker
 
 from .dev_server import DevServer, committed, free_port, server_connections
 from .factories import client_for, make_member, make_user
+from .jobs import JOB_QUEUE, WORKER_APPLICATION_NAME, JobWorker, mode_description, remove_queue
 
 TEST_ORGANIZATIONS = {"acme": "Acme Corp", "globex": "Globex Corporation"}
 FOUNDER_EMAIL = "founder-{slug}@test.example.com"
 # The product's hashers (Argon2 first), as settings.py configures them.
 PRODUCTION_PASSWORD_HASHERS = tuple(settings.PASSWORD_HASHERS)
 FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Jobs this run queues go to its own queue, where only its own worker (tests/jobs.py) looks.
+celery_app.conf.task_default_queue = JOB_QUEUE
+
+
+def pytest_report_header(config):
+    """Says whether jobs run on a real Celery worker or eagerly."""
+    return mode_description()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -84,14 +98,15 @@ def _always_the_test_database(django_db_setup):
 
 
 def pytest_collection_modifyitems(items):
-    """Tests against the real server run last (slower, and they commit rows for it to see),
-    browser tests at the very end: once Playwright runs, its event loop sits on this thread
-    and Django refuses queries there (see tests/browser/conftest.py)."""
+    """Tests against the real server or worker run last (slower, and they commit rows for
+    them to see), browser tests at the very end: once Playwright runs, its event loop sits
+    on this thread and Django refuses queries there (see tests/browser/conftest.py)."""
 
     def order(item) -> int:
         if item.get_closest_marker("browser"):
             return 2
-        return 1 if "dev_server" in getattr(item, "fixturenames", ()) else 0
+        committing = {"dev_server", "job_worker"} & set(getattr(item, "fixturenames", ()))
+        return 1 if committing else 0
 
     items.sort(key=order)
 
@@ -116,12 +131,99 @@ def dev_server(django_db_setup, django_db_blocker, tmp_path_factory):
             time.sleep(0.1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _export_root(tmp_path_factory):
+    """Export files go to a folder of this run's own (the worker's too), never .data/."""
+    with override_settings(EXPORT_ROOT=tmp_path_factory.mktemp("exports")):
+        yield
+
+
+@pytest.fixture(scope="session")
+def job_worker(django_db_setup, django_db_blocker, tmp_path_factory, _export_root):
+    """A real Celery worker on this run's queue against the test database when a broker is
+    configured (None in eager mode: jobs then run in the process that queues them). Like
+    the dev server it sees only committed rows; stopped at the end of the session."""
+    if celery_app.conf.task_always_eager:
+        yield None
+        return
+    folder = tmp_path_factory.mktemp("job_worker")
+    worker = JobWorker(
+        log_path=folder / "worker.log",
+        export_root=settings.EXPORT_ROOT,
+        mail_dir=folder / "mail",
+    )
+    worker.start(settings.DATABASES["default"])
+    yield worker
+    worker.stop()
+    remove_queue()
+    # The test database can be dropped only once the worker's connections are really gone.
+    with committed(django_db_blocker):
+        deadline = time.monotonic() + 10
+        while server_connections(WORKER_APPLICATION_NAME) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
 @pytest.fixture(autouse=True)
 def _back_to_public_schema():
     """Requests leave the connection on the tenant's schema; every test starts in public."""
     connection.set_schema_to_public()
     yield
     connection.set_schema_to_public()
+
+
+# Cache keys of this run start with it (runs sharing one Redis never meet).
+CACHE_KEY_PREFIX = f"test-{os.getpid()}"
+_cache_namespaces = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_keys():
+    """A cache key prefix of this test's own, and a closed circuit breaker: each test's
+    transaction is rolled back, change versions included, so the next test would otherwise
+    find dashboard entries stored under the very versions it reaches."""
+    caches = copy.deepcopy(settings.CACHES)
+    prefix = f"{CACHE_KEY_PREFIX}-{next(_cache_namespaces)}"
+    for cache in caches.values():  # "throttle" too: no test sees another's request counts
+        cache["KEY_PREFIX"] = prefix
+    breaker.reset()
+    throttling.outage.reset()
+    with override_settings(CACHES=caches):
+        yield
+    breaker.reset()
+    throttling.outage.reset()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_cache_keys_of_this_run():
+    """Delete what this run stored in Redis (entries would expire anyway, later)."""
+    yield
+    if settings.CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
+        from django_redis import get_redis_connection
+
+        client = get_redis_connection("default")
+        # make_key: "<schema>:<prefix>:<version>:<key>"; throttle counters "<prefix>:<version>:<key>"
+        for pattern in (f"*:{CACHE_KEY_PREFIX}-*", f"{CACHE_KEY_PREFIX}-*"):
+            for key in client.scan_iter(match=pattern, count=1000):
+                client.delete(key)
+
+
+# Far above what any test sends: only the tests of rate limiting (which set their own rates)
+# are ever throttled.
+UNTHROTTLED_RATES = {
+    scope: "100000/min" for scope in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _rate_limits_out_of_the_way():
+    """Rate limits too high to reach, so the suite's many requests from one address (and the
+    fuzzer's) are never refused; tests/saas/api/test_throttling.py sets small ones."""
+    rest_framework = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": UNTHROTTLED_RATES,
+    }
+    with override_settings(REST_FRAMEWORK=rest_framework):
+        yield
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 from unittest import mock
 from urllib.parse import quote
 
+from django.conf import settings
 from django.db import connection
 
 from saas.devserver import BASE_DIR, server_command, server_environment
@@ -40,13 +41,14 @@ def committed(django_db_blocker):
             connection.close()
 
 
-def server_connections() -> int:
-    """How many database connections the server holds open now (call inside `committed`)."""
+def server_connections(application_name: str = APPLICATION_NAME) -> int:
+    """How many database connections the server (or another process started with this
+    PGAPPNAME) holds open now (call inside `committed`)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity "
             "WHERE datname = current_database() AND application_name = %s",
-            [APPLICATION_NAME],
+            [application_name],
         )
         return cursor.fetchone()[0]
 
@@ -128,6 +130,14 @@ class DevServer:
             DATABASE_URL=database_url(database),
             EMAIL_URL=f"filemail://{self.mail_dir}",  # mail_dir is absolute: filemail:///tmp/…
             PGAPPNAME=APPLICATION_NAME,
+        )
+        # Its tests send hundreds of requests from 127.0.0.1: rate limits out of their reach
+        # (tests/saas/api/test_throttling.py tests those).
+        env.update(
+            {
+                f"THROTTLE_{scope.upper()}": "100000/min"
+                for scope in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+            }
         )
         # No autoreload (the only difference from `make run`): an edit elsewhere in the tree
         # must not restart the server under a running test, and the file watcher costs CPU.

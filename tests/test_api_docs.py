@@ -108,7 +108,7 @@ def test_an_organization_write_documents_each_error_it_can_give(acme):
     schema = _schema(acme)
     patch = schema["paths"]["/api/tasks/{id}/"]["patch"]
 
-    assert _codes(patch) == {"400", "401", "403", "404", "413", "415"}
+    assert _codes(patch) == {"400", "401", "403", "404", "413", "415", "429"}
     assert patch["responses"]["400"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ValidationError"
     }
@@ -121,15 +121,16 @@ def test_an_organization_write_documents_each_error_it_can_give(acme):
 def test_reads_document_only_the_errors_they_can_give(acme):
     paths = _schema(acme)["paths"]
 
-    assert _codes(paths["/api/tasks/"]["get"]) == {"400", "401", "403"}  # filters, no object
-    assert _codes(paths["/api/tasks/{id}/"]["get"]) == {"401", "403", "404"}  # no parameters
+    # Every operation is rate limited (429); the rest depends on the operation.
+    assert _codes(paths["/api/tasks/"]["get"]) == {"400", "401", "403", "429"}  # no object
+    assert _codes(paths["/api/tasks/{id}/"]["get"]) == {"401", "403", "404", "429"}
 
 
 def test_public_operations_document_auth_errors_only_where_they_authenticate(db):
     paths = _schema(None)["paths"]
 
-    assert _codes(paths["/api/auth/login/"]["post"]) == {"400", "413", "415"}
-    assert _codes(paths["/api/auth/me/"]["get"]) == {"401"}
+    assert _codes(paths["/api/auth/login/"]["post"]) == {"400", "413", "415", "429"}
+    assert _codes(paths["/api/auth/me/"]["get"]) == {"401", "429"}
 
 
 def test_optional_query_parameters_may_be_sent_empty(acme):

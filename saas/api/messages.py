@@ -12,6 +12,9 @@ ON_BASE_HOST = (
 )
 
 BODY_TOO_LARGE = "The request body is larger than the limit of {limit} bytes."
+# 429 (saas/api/throttling.py): "Too many password attempts for one email address: at most 10
+# per 15 minutes. Try again in 840 seconds."
+THROTTLED = "Too many {what}: at most {limit} per {period}. Try again in {wait} seconds."
 TOO_MANY_FIELDS = "Too many query or form parameters: at most {limit} are accepted."
 BAD_REQUEST = "Bad request."
 JSON_TOO_DEEP = "JSON nested more than {limit} levels deep is not accepted."
@@ -23,3 +26,13 @@ JSON_SURROGATE = (
 INVALID_CURSOR = "Invalid cursor."
 INVALID_DATE = "Not a valid date: use YYYY-MM-DD, e.g. 2026-03-31."
 INVALID_BOOLEAN = '"%(value)s" is not accepted: use true or false.'
+INVALID_DATETIME = (
+    "Not a valid date-time: use ISO 8601, e.g. 2026-03-31, 2026-03-31T14:00:00Z or "
+    "2026-03-31T16:00:00+02:00."
+)
+INVALID_USER_ID = 'Enter a user id or "me".'
+
+JOBS_UNAVAILABLE = (
+    "Background jobs cannot be queued right now (the job queue does not answer), so nothing "
+    "was created: try again in a minute."
+)

@@ -28,6 +28,40 @@ VALIDATION_ERROR_SCHEMA = {
         ]
     },
 }
+RATE_LIMITED_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string", "description": "Which limit, and when to try again."},
+        "scope": {
+            "type": "string",
+            "description": "The limit exceeded, e.g. `login_email` (README: Rate limits).",
+        },
+    },
+    "required": ["detail", "scope"],
+}
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+# Sent with every answer of a throttled operation once its limits were counted, for the
+# tightest limit that applies (saas/api/throttling.py).
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": {
+        "description": "Requests allowed per window by the tightest limit that applies.",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "X-RateLimit-Remaining": {
+        "description": "Requests left in its current window.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "X-RateLimit-Reset": {
+        "description": "Seconds until its window ends and the count starts again.",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+}
 
 
 class AutoSchema(openapi.AutoSchema):
@@ -38,7 +72,10 @@ class AutoSchema(openapi.AutoSchema):
     - 401 where the view authenticates (no, invalid or expired token);
     - 403 where a permission beyond "signed in" applies, or a session write may lack CSRF;
     - 404 where the path names an object; 413 and 415 where there is a request body;
-    - 429 where the view is throttled.
+    - 429 where the view is throttled (`{"detail", "scope"}` and `Retry-After`; every answer of
+      such a view documents the `X-RateLimit-*` headers);
+    - and what the view declares for the action in `extra_error_responses` (`{"restore":
+      {"409": "why"}}`): errors that depend on the data, which no signature reveals.
 
     Codes an operation declares itself (`@extend_schema(responses=...)`) are left as they are.
     Optional query parameters are marked `allowEmptyValue`: an empty one (`?ordering=`, as
@@ -56,10 +93,20 @@ class AutoSchema(openapi.AutoSchema):
         invalid = self._component("ValidationError", VALIDATION_ERROR_SCHEMA)
         for code, description in self._error_responses(operation).items():
             schema = invalid if code == "400" else error
-            operation["responses"].setdefault(
+            if code == "429":
+                schema = self._component("RateLimited", RATE_LIMITED_SCHEMA)
+            response = operation["responses"].setdefault(
                 code,
                 {"description": description, "content": {"application/json": {"schema": schema}}},
             )
+            if code == "429" and "$ref" not in response:
+                response.setdefault("headers", {}).update(RETRY_AFTER_HEADER)
+        if self.view.get_throttles():
+            for response in operation["responses"].values():
+                if "$ref" not in response:
+                    headers = response.setdefault("headers", {})
+                    for name, header in RATE_LIMIT_HEADERS.items():
+                        headers.setdefault(name, header)
         return operation
 
     def _component(self, name: str, schema: dict) -> dict:
@@ -98,4 +145,6 @@ class AutoSchema(openapi.AutoSchema):
             responses["415"] = "The request body is not `application/json`."
         if view.get_throttles():
             responses["429"] = "Too many requests: retry after the `Retry-After` seconds."
-        return responses
+        extra = getattr(view, "extra_error_responses", {})
+        responses.update(extra.get(getattr(view, "action", None), {}))
+        return dict(sorted(responses.items()))

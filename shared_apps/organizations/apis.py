@@ -8,6 +8,11 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from saas.api.throttling import (
+    EmailLinkAddressThrottle,
+    OrganizationCreateThrottle,
+    throttle_classes,
+)
 from shared_apps.accounts.apis import AnonymousApi
 from shared_apps.accounts.services import token_create
 
@@ -39,7 +44,7 @@ from .services import (
     invitation_revoke,
     membership_change_role,
     membership_delete,
-    organization_create,
+    organization_create_self_service,
 )
 
 
@@ -48,6 +53,7 @@ class OrganizationViewSet(viewsets.GenericViewSet):
 
     serializer_class = MyOrganizationSerializer
     pagination_class = None
+    throttle_classes = throttle_classes(OrganizationCreateThrottle)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no real user
@@ -62,8 +68,8 @@ class OrganizationViewSet(viewsets.GenericViewSet):
     def create(self, request):
         serializer = OrganizationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        organization = organization_create(
-            **serializer.validated_data, admin=request.user, actor=request.user
+        organization = organization_create_self_service(
+            **serializer.validated_data, user=request.user
         )
         membership = membership_get(user=request.user, organization=organization)
         return Response(MyOrganizationSerializer(membership).data, status=status.HTTP_201_CREATED)
@@ -199,6 +205,8 @@ class MyInvitationAcceptApi(APIView):
 class InvitationTokenAcceptApi(AnonymousApi):
     """Accept with the emailed token and a password, without signing in: creates the account
     (or sets the password of one that has none) and returns a login token."""
+
+    throttle_classes = throttle_classes(EmailLinkAddressThrottle)
 
     @extend_schema(
         request=InvitationAcceptSerializer, responses={200: InvitationAcceptedSerializer}

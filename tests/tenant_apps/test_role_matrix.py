@@ -13,7 +13,9 @@ from shared_apps.accounts.models import User
 from shared_apps.organizations.models import Invitation, Membership, Organization, Role
 from shared_apps.organizations.services import invitation_create
 from tenant_apps.projects.models import Project
+from tenant_apps.projects.services import project_delete
 from tenant_apps.tasks.models import Task
+from tenant_apps.tasks.services import task_delete
 from tests.factories import client_for, make_member, make_project, make_task, make_user
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +29,7 @@ ACTORS = (ADMIN, MANAGER, MEMBER, OUTSIDER, ANONYMOUS)
 
 def snapshot(organization: Organization) -> dict:
     """Memberships and invitations (public schema) plus projects, tasks and assignments (the
-    org's schema)."""
+    org's schema), trashed ones included (`deleted`)."""
     memberships = {
         m.id: {"user": m.user_id, "role": m.role}
         for m in Membership.objects.filter(organization=organization)
@@ -38,8 +40,13 @@ def snapshot(organization: Organization) -> dict:
     }
     with tenant_context(organization):
         projects = {
-            p.id: {"name": p.name, "description": p.description, "created_by": p.created_by_id}
-            for p in Project.objects.all()
+            p.id: {
+                "name": p.name,
+                "description": p.description,
+                "created_by": p.created_by_id,
+                "deleted": p.deleted_at is not None,
+            }
+            for p in Project.all_objects.all()
         }
         tasks = {
             t.id: {
@@ -51,8 +58,9 @@ def snapshot(organization: Organization) -> dict:
                 "due_date": t.due_date,
                 "created_by": t.created_by_id,
                 "assignees": frozenset(user.id for user in t.assignees.all()),
+                "deleted": t.deleted_at is not None,
             }
-            for t in Task.objects.prefetch_related("assignees")
+            for t in Task.all_objects.prefetch_related("assignees")
         }
     return {
         "memberships": memberships,
@@ -78,6 +86,8 @@ class World:
     project: Project
     own_task: Task  # assigned to the MEMBER actor
     other_task: Task  # assigned to someone else only
+    trashed_task: Task  # in `project`, deleted on its own
+    trashed_project: Project  # deleted, with its one task
 
     def user(self, actor: str) -> User | None:
         return self.users[actor]
@@ -90,7 +100,8 @@ class World:
 
 @pytest.fixture
 def world(acme, globex, acme_admin, acme_manager, acme_member) -> World:
-    """Acme with one user per role, an outsider (globex ADMIN), a spare member, a project and two tasks."""
+    """Acme with one user per role, an outsider (globex ADMIN), a spare member, a project and two
+    tasks; in the trash, a task of that project and another project with its task."""
     outsider = make_member(globex, Role.ADMIN)
     spare = make_member(acme, Role.MEMBER)
     project = make_project(acme, created_by=acme_admin, name="Matrix project")
@@ -108,6 +119,12 @@ def world(acme, globex, acme_admin, acme_manager, acme_member) -> World:
         title="Someone else's task",
         assignee_ids=[spare.id],
     )
+    trashed_task = make_task(acme, project=project, created_by=acme_manager, title="Trashed task")
+    trashed_project = make_project(acme, created_by=acme_admin, name="Trashed project")
+    make_task(acme, project=trashed_project, created_by=acme_admin, title="Went with it")
+    with tenant_context(acme):
+        task_delete(task=trashed_task, actor=acme_manager)
+        project_delete(project=trashed_project, actor=acme_admin)
     return World(
         organization=acme,
         users={
@@ -131,6 +148,8 @@ def world(acme, globex, acme_admin, acme_manager, acme_member) -> World:
         project=project,
         own_task=own_task,
         other_task=other_task,
+        trashed_task=trashed_task,
+        trashed_project=trashed_project,
     )
 
 
@@ -163,6 +182,8 @@ def targets(world: World, actor: str) -> dict[str, int]:
         "project": world.project.id,
         "own_task": world.own_task.id,
         "other_task": world.other_task.id,
+        "trashed_task": world.trashed_task.id,
+        "trashed_project": world.trashed_project.id,
     }
 
 
@@ -216,6 +237,7 @@ def add_project(state, world, actor, response):
         "name": "Matrix project created",
         "description": "",
         "created_by": world.user(actor).id,
+        "deleted": False,
     }
 
 
@@ -229,12 +251,23 @@ def replace_project(state, world, actor, response):
     )
 
 
-def remove_project_and_its_tasks(state, world, actor, response):
-    del state["projects"][world.project.id]
-    for task_id in [
-        tid for tid, row in state["tasks"].items() if row["project"] == world.project.id
-    ]:
-        del state["tasks"][task_id]
+def trash_project_and_its_tasks(state, world, actor, response):
+    state["projects"][world.project.id]["deleted"] = True
+    for row in state["tasks"].values():
+        if row["project"] == world.project.id:
+            row["deleted"] = True
+
+
+def restore_trashed_project(state, world, actor, response):
+    """The project comes back with the task that went with it (not with others)."""
+    state["projects"][world.trashed_project.id]["deleted"] = False
+    for row in state["tasks"].values():
+        if row["project"] == world.trashed_project.id:
+            row["deleted"] = False
+
+
+def restore_trashed_task(state, world, actor, response):
+    state["tasks"][world.trashed_task.id]["deleted"] = False
 
 
 def add_task(state, world, actor, response):
@@ -248,6 +281,7 @@ def add_task(state, world, actor, response):
         "due_date": None,
         "created_by": world.user(actor).id,
         "assignees": frozenset({world.users[MEMBER].id}),
+        "deleted": False,
     }
 
 
@@ -261,9 +295,9 @@ def change_task(which: str, **changes) -> Effect:
     return effect
 
 
-def remove_task(which: str) -> Effect:
+def trash_task(which: str) -> Effect:
     def effect(state, world, actor, response):
-        del state["tasks"][getattr(world, which).id]
+        state["tasks"][getattr(world, which).id]["deleted"] = True
 
     return effect
 
@@ -328,7 +362,11 @@ ENDPOINTS: dict[str, Endpoint] = {
         {"name": "Matrix project replaced", "description": "Replaced"},
         replace_project,
     ),
-    "projects-delete": Endpoint("DELETE", PROJECT_URL, effect=remove_project_and_its_tasks),
+    "projects-delete": Endpoint("DELETE", PROJECT_URL, effect=trash_project_and_its_tasks),
+    "projects-trash": Endpoint("GET", PROJECTS + "?deleted=true"),
+    "projects-restore": Endpoint(
+        "POST", "/api/projects/{trashed_project}/restore/", effect=restore_trashed_project
+    ),
     # Tasks ("own" = assigned to the MEMBER actor; "other" = not assigned to them)
     "tasks-list": Endpoint("GET", TASKS),
     "tasks-detail": Endpoint("GET", OTHER_TASK_URL),
@@ -374,8 +412,19 @@ ENDPOINTS: dict[str, Endpoint] = {
     "tasks-put-other": Endpoint(
         "PUT", OTHER_TASK_URL, put_body, change_task("other_task", **PUT_EFFECT)
     ),
-    "tasks-delete-own": Endpoint("DELETE", OWN_TASK_URL, effect=remove_task("own_task")),
-    "tasks-delete-other": Endpoint("DELETE", OTHER_TASK_URL, effect=remove_task("other_task")),
+    "tasks-delete-own": Endpoint("DELETE", OWN_TASK_URL, effect=trash_task("own_task")),
+    "tasks-delete-other": Endpoint("DELETE", OTHER_TASK_URL, effect=trash_task("other_task")),
+    "tasks-trash": Endpoint("GET", TASKS + "?deleted=true"),
+    "tasks-restore": Endpoint(
+        "POST", "/api/tasks/{trashed_task}/restore/", effect=restore_trashed_task
+    ),
+    # Activity: read-only for everyone
+    "activity-list": Endpoint("GET", "/api/activity/"),
+    "activity-post": Endpoint("POST", "/api/activity/", {"verb": "deleted"}),
+    "tasks-activity": Endpoint("GET", OTHER_TASK_URL + "activity/"),
+    "tasks-activity-post": Endpoint("POST", OTHER_TASK_URL + "activity/", {"verb": "deleted"}),
+    # Dashboard
+    "dashboard": Endpoint("GET", "/api/dashboard/"),
 }
 
 # fmt: off
@@ -396,6 +445,8 @@ MATRIX = [
     ("projects-patch",                        200,  200,    403,   403,     401),
     ("projects-put",                          200,  200,    403,   403,     401),
     ("projects-delete",                       204,  403,    403,   403,     401),
+    ("projects-trash",                        200,  200,    403,   403,     401),
+    ("projects-restore",                      200,  403,    403,   403,     401),
     ("tasks-list",                            200,  200,    200,   403,     401),
     ("tasks-detail",                          200,  200,    200,   403,     401),
     ("tasks-create",                          201,  201,    403,   403,     401),
@@ -409,6 +460,13 @@ MATRIX = [
     ("tasks-put-other",                       200,  200,    403,   403,     401),
     ("tasks-delete-own",                      204,  204,    403,   403,     401),
     ("tasks-delete-other",                    204,  204,    403,   403,     401),
+    ("tasks-trash",                           200,  200,    403,   403,     401),
+    ("tasks-restore",                         200,  200,    403,   403,     401),
+    ("activity-list",                         200,  200,    200,   403,     401),
+    ("activity-post",                         405,  405,    405,   405,     405),
+    ("tasks-activity",                        200,  200,    200,   403,     401),
+    ("tasks-activity-post",                   405,  405,    405,   405,     405),
+    ("dashboard",                             200,  200,    200,   403,     401),
 ]
 # fmt: on
 
@@ -422,20 +480,49 @@ assert sorted(name for name, *_ in MATRIX) == sorted(ENDPOINTS), "one row per en
 
 
 def _check_read(name: str, world: World, response) -> None:
-    """A successful read returns the target object, or a page that contains it."""
+    """A successful read returns the target object, or a page that contains it (the
+    dashboard: figures that count the world's project and its two tasks)."""
     data = response.json()
+    if name == "dashboard":
+        assert response["X-Cache"] in {"HIT", "MISS"}
+        assert {"id": world.project.id, "name": world.project.name} in [
+            {"id": p["id"], "name": p["name"]} for p in data["projects"]
+        ]
+        assert sum(data["by_status"].values()) == 2
+        return
+    if name in ("activity-list", "tasks-activity"):
+        # The log pages hold the other task's entries (its creation at least); the task's own
+        # page holds nothing else.
+        assert set(data) == {"next", "previous", "results"}
+        targets = {(row["target_type"], row["target_id"]) for row in data["results"]}
+        assert ("task", world.other_task.id) in targets
+        if name == "tasks-activity":
+            assert targets == {("task", world.other_task.id)}
+        return
     expected_ids = {
         "members-list": world.spare_membership.id,
         "members-detail": world.spare_membership.id,
         "invitations-list": world.invitation.id,
         "projects-list": world.project.id,
         "projects-detail": world.project.id,
+        "projects-trash": world.trashed_project.id,
         "tasks-list": world.other_task.id,
         "tasks-detail": world.other_task.id,
+        "tasks-trash": world.trashed_task.id,
     }
-    if name.endswith("-list"):
+    # Live lists never show the trash, and the trash shows nothing live.
+    hidden_ids = {
+        "projects-list": world.trashed_project.id,
+        "projects-trash": world.project.id,
+        "tasks-list": world.trashed_task.id,
+        "tasks-trash": world.other_task.id,
+    }
+    if name.endswith(("-list", "-trash")):
         assert set(data) == {"next", "previous", "results"}
-        assert expected_ids[name] in {row["id"] for row in data["results"]}
+        listed = {row["id"] for row in data["results"]}
+        assert expected_ids[name] in listed
+        if name in hidden_ids:
+            assert hidden_ids[name] not in listed
     else:
         assert data["id"] == expected_ids[name]
 

@@ -1,10 +1,14 @@
 """shared_apps/accounts/authentication.py: every malformed Authorization header is a 401 that says
 what is wrong, on any host, and a good Bearer token still works."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
+from knox.models import AuthToken
 
-from tests.factories import client_for, host_of
+from tests.factories import client_for, host_of, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -69,3 +73,26 @@ def test_other_schemes_are_left_to_other_authenticators(acme):
 
     assert response.status_code == 401
     assert response.json() == {"detail": "Authentication credentials were not provided."}
+
+
+def test_an_expired_token_is_refused_and_deleted_and_login_clears_the_others():
+    user = make_user(password="a-long-unusual-passphrase-42")
+    expired, raw = AuthToken.objects.create(user=user)
+    AuthToken.objects.filter(pk=expired.pk).update(expiry=timezone.now() - timedelta(seconds=1))
+    stale_other, _ = AuthToken.objects.create(user=user)
+    AuthToken.objects.filter(pk=stale_other.pk).update(expiry=timezone.now() - timedelta(days=1))
+    client = client_for(None)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+    assert client.get("/api/auth/me/").status_code == 401
+    assert not AuthToken.objects.filter(pk=expired.pk).exists()
+    assert AuthToken.objects.filter(pk=stale_other.pk).exists()  # left for the next login
+
+    login = client_for(None).post(
+        "/api/auth/login/",
+        {"email": user.email, "password": "a-long-unusual-passphrase-42"},
+        format="json",
+    )
+
+    assert login.status_code == 200
+    assert not AuthToken.objects.filter(pk=stale_other.pk).exists()
