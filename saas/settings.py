@@ -131,7 +131,7 @@ REDIS_URL = env("REDIS_URL", default="")
 # Seconds a Redis connect or reply may take before the request goes on without the cache.
 REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=0.25)
 # After a cache error, this process answers from the database for this many seconds before
-# trying Redis again (tenant_apps.tasks.cache.CircuitBreaker).
+# trying Redis again (saas.api.outage.CircuitBreaker).
 CACHE_RETRY_SECONDS = env.float("CACHE_RETRY_SECONDS", default=5)
 # Safety net only: dashboard entries are keyed by the organization's change version, so a
 # write makes them unreachable at once; this bounds what a write outside the services leaves.
@@ -221,6 +221,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": JOB_QUEUE_TIMEOUT,
     # Kombu retries a broken connection forever unless told otherwise: once, then give up.
     "max_retries": 1,
+    # Seconds before Redis hands an unacknowledged job (acks_late) to another worker: longer
+    # than any job may run (the exports' hard time limit), so a slow job is never run twice
+    # at once.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 3600),
 }
 # One retry (a pooled connection Redis dropped since), at once; then the error surfaces.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {

@@ -6,6 +6,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from saas.api import messages
+from saas.api.throttling import throttle_login_form
 from saas.api.views import api_not_found
 from saas.index import site_index
 
@@ -13,6 +14,8 @@ admin.site.site_header = "Task management administration"
 admin.site.site_title = "Task management admin"
 # "View site": the site is an API, so the page a person can use is its documentation.
 admin.site.site_url = "/api/docs/"
+# The admin's login form checks passwords too: the API login's rate limits apply to it.
+admin.site.login = throttle_login_form(admin.site.login)
 
 urlpatterns = [
     path("", site_index, name="index"),

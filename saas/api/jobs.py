@@ -4,7 +4,8 @@
 import logging
 from collections.abc import Callable
 
-from django.db import transaction
+from django.db import connection, transaction
+from django_tenants.utils import schema_context
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
@@ -22,19 +23,25 @@ def enqueue_on_commit(job, *args, undo: Callable[[], object] | None = None, **kw
     (at once outside one): a rolled-back request queues nothing, and the worker never looks
     for rows that are not committed yet.
 
-    The job carries the schema the connection is on (tenant-schemas-celery). If the broker
+    The job carries the schema the connection is on when this is called
+    (tenant-schemas-celery's header), whenever the commit comes. If the broker
     cannot take it within JOB_QUEUE_TIMEOUT (plus one retry), `undo` removes what the request
     wrote for the job, so nothing is left waiting for a job that will never run, and
     JobQueueUnavailableError (a 503) is raised.
     """
 
+    # The schema of the request queuing the job, taken now: the commit may come after a
+    # tenant_context has ended, and the job (and the undo) must run where the rows are.
+    schema = connection.schema_name
+
     def send():
         try:
-            job.apply_async(args=args, kwargs=kwargs)
+            job.apply_async(args=args, kwargs=kwargs, headers={"_schema_name": schema})
         except BROKER_ERRORS as error:
-            logger.warning("Could not queue job %s: %s", job.name, error)
+            logger.warning("Could not queue job %s in %s: %s", job.name, schema, error)
             if undo is not None:
-                undo()
+                with schema_context(schema):
+                    undo()
             raise JobQueueUnavailableError from error
 
     transaction.on_commit(send)

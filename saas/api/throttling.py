@@ -30,12 +30,11 @@ and skips the cache in this process for CACHE_RETRY_SECONDS before trying again,
 black-holed Redis costs one REDIS_TIMEOUT per process and period rather than one per request.
 """
 
+import functools
 import hashlib
 import ipaddress
 import logging
 import math
-import threading
-import time
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -44,14 +43,15 @@ from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import HttpResponse
 from django_tenants.utils import get_public_schema_name
-from redis.exceptions import RedisError
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from saas.api import messages
+from saas.api.outage import CACHE_ERRORS, CircuitBreaker
 from saas.api.rates import describe_period, parse_rate
 
 logger = logging.getLogger(__name__)
@@ -59,9 +59,6 @@ logger = logging.getLogger(__name__)
 # The counters' cache: the same store as "default", but keys without the schema name
 # (settings.CACHES), so a user or an address has one count on every organization's host.
 CACHE_ALIAS = "throttle"
-# What a cache backend raises when its server is unreachable, slow or confused: redis-py's
-# errors (refused, timed out, protocol) and the OS's socket errors.
-CACHE_ERRORS = (RedisError, OSError)
 # Attribute of the HttpRequest listing what each throttle counted (read by the middleware).
 RECORDS = "rate_limits"
 
@@ -88,50 +85,7 @@ class RateLimit:
         )
 
 
-class CacheOutage:
-    """After a cache error, count nothing in this process for CACHE_RETRY_SECONDS.
-
-    One warning when an outage starts and one line when the cache answers again, not one per
-    request; while it lasts requests are let through without touching the cache.
-    """
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._until: float | None = None
-
-    def active(self) -> bool:
-        until = self._until
-        return until is not None and time.monotonic() < until
-
-    def begin(self, error: BaseException) -> None:
-        seconds = settings.CACHE_RETRY_SECONDS
-        with self._lock:
-            first = self._until is None
-            self._until = time.monotonic() + seconds
-        if first:
-            logger.warning(
-                "Rate limits not enforced: the cache is unavailable (%s: %s); letting requests "
-                "through, retrying every %s s.",
-                type(error).__name__,
-                error,
-                seconds,
-            )
-
-    def end(self) -> None:
-        if self._until is None:
-            return
-        with self._lock:
-            was_out, self._until = self._until is not None, None
-        if was_out:
-            logger.info("Rate limits enforced again: the cache is available.")
-
-    def reset(self) -> None:
-        """Forget past errors (tests)."""
-        with self._lock:
-            self._until = None
-
-
-outage = CacheOutage()
+outage = CircuitBreaker(without_cache="rate limits not enforced, requests let through")
 
 
 class RateThrottle(SimpleRateThrottle):
@@ -182,7 +136,7 @@ class RateThrottle(SimpleRateThrottle):
         if self.rate is None:
             return True
         key = self.get_cache_key(request, view)
-        if key is None or outage.active():
+        if key is None or not outage.allows():
             return True
         now = self.timer()
         window, elapsed = divmod(now - zlib.crc32(key.encode()) % self.duration, self.duration)
@@ -190,9 +144,9 @@ class RateThrottle(SimpleRateThrottle):
         try:
             count = _increment(f"{key}:{int(window)}", timeout=reset + 1)
         except CACHE_ERRORS as error:
-            outage.begin(error)
+            outage.trip(error)
             return True
-        outage.end()
+        outage.succeed()
         self.record = RateLimit(
             scope=self.scope,
             description=self.description,
@@ -472,3 +426,44 @@ class RateLimitHeadersMiddleware:
             response.headers.setdefault("X-RateLimit-Remaining", str(record.remaining))
             response.headers.setdefault("X-RateLimit-Reset", str(record.reset))
         return response
+
+
+# --- Django's own login form (the admin) --------------------------------------------------
+
+
+class _FormPost:
+    """A login form's POST as the throttles read a DRF request: its `username` field is the
+    account's email address."""
+
+    def __init__(self, request):
+        self._request = request
+        self.META = request.META
+        self.headers = request.headers
+        self.method = request.method
+        self.user = request.user
+        self.data = {"email": request.POST.get("username", "")}
+
+
+def throttle_login_form(view):
+    """Wrap a Django login view (the admin's) in the API login's scopes, per address and per
+    email: each attempt costs an Argon2 hash, and the form is as open to guessing as the API."""
+
+    @functools.wraps(view)
+    def guarded(request, *args, **kwargs):
+        if request.method == "POST":
+            post = _FormPost(request)
+            for throttle_class in (LoginAddressThrottle, LoginEmailThrottle):
+                throttle = throttle_class()
+                if not throttle.allow_request(post, None):
+                    wait = throttle.wait() or 1
+                    response = HttpResponse(
+                        f"Too many login attempts ({throttle.description}). "
+                        f"Try again in {wait} seconds.",
+                        status=429,
+                        content_type="text/plain; charset=utf-8",
+                    )
+                    response["Retry-After"] = str(wait)
+                    return response
+        return view(request, *args, **kwargs)
+
+    return guarded

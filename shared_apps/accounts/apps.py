@@ -9,4 +9,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
-        from . import checks  # noqa: F401 - registers the deploy checks
+        # Registers the deploy checks (the emailed links' and the shared services').
+        from saas.api import checks as service_checks  # noqa: F401
+
+        from . import checks  # noqa: F401

@@ -22,12 +22,13 @@ def export_path(export_id: int) -> Path:
     return organization_folder() / f"{int(export_id)}.csv"
 
 
-def partial_path(export_id: int) -> Path:
-    """Where the job writes until the file is complete (renamed to export_path then)."""
-    return export_path(export_id).with_name(f"{int(export_id)}.csv{PARTIAL_SUFFIX}")
+def partial_path(export_id: int, attempt: str = "") -> Path:
+    """Where one attempt of the job writes until the file is complete (renamed to
+    export_path then); `attempt` keeps two attempts from ever sharing a file."""
+    return export_path(export_id).with_name(f"{int(export_id)}.csv.{attempt}{PARTIAL_SUFFIX}")
 
 
 def export_id_of(path: Path) -> int | None:
     """The export id a file in an organization's folder belongs to (None: not an export's)."""
-    stem = path.name.removesuffix(PARTIAL_SUFFIX).removesuffix(".csv")
+    stem = path.name.split(".", 1)[0]
     return int(stem) if stem.isdigit() and path.name.startswith(stem + ".csv") else None

@@ -2,6 +2,8 @@
 
 import logging
 import os
+import uuid
+import zlib
 from datetime import datetime
 
 from django.db import connection
@@ -10,7 +12,13 @@ from django.utils import timezone
 from saas.api.jobs import enqueue_on_commit
 from shared_apps.accounts.models import User
 
-from .files import export_id_of, export_path, organization_folder, partial_path
+from .files import (
+    PARTIAL_SUFFIX,
+    export_id_of,
+    export_path,
+    organization_folder,
+    partial_path,
+)
 from .filters import export_tasks
 from .models import Export, ExportStatus
 from .writer import write_csv
@@ -45,10 +53,30 @@ def export_write(*, export_id: int) -> Export | None:
     """The job: write export `export_id`'s CSV in the current schema, recording progress.
 
     Runs again from the start when the message is delivered twice (a worker lost mid-way);
-    does nothing for an export already done, failed or deleted. A failure is logged with
-    the schema name and recorded on the export (`failed`, with a message for the
-    requester); the partial file is removed.
+    does nothing for an export already done, failed or deleted, or one another worker is
+    writing right now (a session advisory lock, released with the connection if the worker
+    dies). A failure is logged with the schema name and recorded on the export (`failed`,
+    with a message for the requester); the partial file is removed.
     """
+    key = zlib.crc32(f"export:{connection.schema_name}:{int(export_id)}".encode())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        if not cursor.fetchone()[0]:
+            logger.info(
+                "Export %s in schema %s is being written by another worker",
+                export_id,
+                connection.schema_name,
+            )
+            return None
+    try:
+        return _write(export_id)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def _write(export_id: int) -> Export | None:
+    """export_write's work, under its lock."""
     started = Export.objects.filter(
         pk=export_id, status__in=[ExportStatus.QUEUED, ExportStatus.RUNNING]
     ).update(
@@ -66,7 +94,11 @@ def export_write(*, export_id: int) -> Export | None:
         )
         return None
     export = Export.objects.get(pk=export_id)
-    partial = partial_path(export_id)
+    folder = organization_folder()
+    # Attempts that died (a lost worker) left their partial files; none is running now.
+    for stale in folder.glob(f"{int(export_id)}.csv.*{PARTIAL_SUFFIX}"):
+        stale.unlink(missing_ok=True)
+    partial = partial_path(export_id, attempt=uuid.uuid4().hex)
     try:
         tasks = export_tasks(export.filters)
         _set(export_id, rows_total=tasks.count())
@@ -105,12 +137,12 @@ def export_cleanup(*, created_before: datetime) -> int:
     restored from an older backup). Newer exports and files are untouched. Returns how
     many exports were deleted."""
     old = list(Export.objects.filter(created_at__lt=created_before).values_list("pk", flat=True))
+    folder = organization_folder()
     for export_id in old:
-        export_path(export_id).unlink(missing_ok=True)
-        partial_path(export_id).unlink(missing_ok=True)
+        for path in folder.glob(f"{int(export_id)}.csv*"):  # the file and any partial ones
+            path.unlink(missing_ok=True)
     Export.objects.filter(pk__in=old).delete()
 
-    folder = organization_folder()
     if folder.is_dir():
         cutoff = created_before.timestamp()
         owned = set(Export.objects.values_list("pk", flat=True))

@@ -25,8 +25,6 @@ period instead of one per request. With the socket timeouts of settings (`REDIS_
 """
 
 import logging
-import threading
-import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,8 +34,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
-from redis.exceptions import RedisError
 
+from saas.api.outage import CACHE_ERRORS, CircuitBreaker
 from tenant_apps.activity.models import ChangeCounter
 
 from .selectors import dashboard_figures
@@ -46,54 +44,9 @@ logger = logging.getLogger(__name__)
 
 # What a cache backend raises when its server is unreachable, slow or confused: redis-py's
 # errors (connection refused, timeouts, protocol) and the OS's socket errors.
-CACHE_ERRORS = (RedisError, OSError)
 
 
-class CircuitBreaker:
-    """After a cache error, skip the cache for `CACHE_RETRY_SECONDS` in this process.
-
-    Closed (the cache is used) until an error trips it; then open until the period ends,
-    when the next request tries the cache again and closes it on success or reopens it.
-    One warning when it opens, one line when the cache is back: not one per request.
-    """
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._open_until: float | None = None
-
-    def allows(self) -> bool:
-        open_until = self._open_until
-        return open_until is None or time.monotonic() >= open_until
-
-    def trip(self, error: BaseException) -> None:
-        seconds = settings.CACHE_RETRY_SECONDS
-        with self._lock:
-            first = self._open_until is None
-            self._open_until = time.monotonic() + seconds
-        if first:
-            logger.warning(
-                "Cache unavailable (%s: %s): answering from the database, retrying every %s s.",
-                type(error).__name__,
-                error,
-                seconds,
-            )
-
-    def succeed(self) -> None:
-        if self._open_until is None:  # the usual case, without taking the lock
-            return
-        with self._lock:
-            was_open = self._open_until is not None
-            self._open_until = None
-        if was_open:
-            logger.info("Cache available again.")
-
-    def reset(self) -> None:
-        """Forget past errors (tests)."""
-        with self._lock:
-            self._open_until = None
-
-
-breaker = CircuitBreaker()
+breaker = CircuitBreaker(without_cache="answering dashboards from the database")
 
 
 def _cache_get(key: str):

@@ -85,6 +85,9 @@ class TaskStatusSerializer(serializers.Serializer):
 # --- Dashboard -------------------------------------------------------------------------------
 
 
+NO_SUCH_PROJECT = "No live project with id {id} in this organization."
+
+
 class DashboardQuerySerializer(serializers.Serializer):
     """The dashboard's query string (`?project=` empty means the whole organization)."""
 
@@ -95,6 +98,12 @@ class DashboardQuerySerializer(serializers.Serializer):
         allow_null=True,
         help_text="Only this project's tasks (a live project's id).",
     )
+
+    def validate_project(self, value):
+        # Checked before the cache is read: unknown ids must not each leave a cache entry.
+        if value is not None and not Project.objects.filter(pk=value).exists():
+            raise serializers.ValidationError(NO_SUCH_PROJECT.format(id=value))
+        return value
 
 
 def _counts(name: str, choices, what: str) -> type[serializers.Serializer]:

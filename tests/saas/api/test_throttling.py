@@ -15,6 +15,7 @@ import pytest
 import yaml
 from django.conf import settings as django_settings
 from django.core.cache import caches
+from django.test import Client
 from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory, force_authenticate
 from rest_framework.views import APIView
@@ -470,16 +471,16 @@ def test_a_dead_cache_lets_requests_through_with_one_warning(
     )
     client = client_for(acme_member, acme)
 
-    with caplog.at_level(logging.WARNING, logger="saas.api.throttling"):
+    with caplog.at_level(logging.WARNING, logger="saas.api.outage"):
         answers = [client.get("/api/projects/") for _ in range(5)]
 
     assert [answer.status_code for answer in answers] == [200] * 5  # not refused
     assert not any(name in answer.headers for answer in answers for name in HEADERS)
     assert len(attempts) == 1  # then the cache is left alone: no request pays for it again
-    warnings = [r for r in caplog.records if r.name == "saas.api.throttling"]
+    warnings = [r for r in caplog.records if r.name == "saas.api.outage"]
     assert len(warnings) == 1
     assert warnings[0].levelno == logging.WARNING
-    assert "Rate limits not enforced" in warnings[0].getMessage()
+    assert "rate limits not enforced" in warnings[0].getMessage()
 
 
 def test_a_hung_cache_costs_one_timeout_per_retry_period_not_one_per_request(
@@ -512,10 +513,27 @@ def test_counting_resumes_when_the_cache_is_back(limit, settings, acme_member, c
     during = client.get("/api/auth/me/")
     settings.CACHES = {**settings.CACHES, throttling.CACHE_ALIAS: working}
     time.sleep(0.1)
-    with caplog.at_level(logging.INFO, logger="saas.api.throttling"):
+    with caplog.at_level(logging.INFO, logger="saas.api.outage"):
         after = [client.get("/api/auth/me/") for _ in range(2)]
 
     assert during.status_code == 200
     assert after[0].status_code == 200
     _assert_throttled(after[1], "user")
-    assert "Rate limits enforced again" in caplog.text
+    assert "Cache available again (it was rate limits not enforced" in caplog.text
+
+
+def test_the_admin_login_form_is_limited_per_email_like_the_api_login(limit):
+    limit(login_email="2/h")
+    browser = Client(HTTP_HOST="localhost")
+    attempt = {"username": "Target@Test.Example.com", "password": "wrong-guess-1"}
+
+    answers = [
+        browser.post("/admin/login/", attempt, REMOTE_ADDR=f"10.0.0.{n}").status_code
+        for n in range(3)
+    ]
+
+    assert answers == [200, 200, 429]  # the form's own error twice, then the limit
+    refused = browser.post("/admin/login/", attempt, REMOTE_ADDR="10.0.0.9")
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) >= 1
+    assert browser.get("/admin/login/").status_code == 200  # showing the form costs nothing

@@ -3,16 +3,20 @@ task list; live tasks only. Jobs run eagerly here, inside the test's transaction
 worker's run is in test_export_worker.py)."""
 
 import logging
+import zlib
 from urllib.parse import urlencode
 
+import psycopg2
 import pytest
 import yaml
+from django.db import connection
 from django_tenants.utils import tenant_context
 
 from shared_apps.organizations.models import Membership, Role
 from tenant_apps.exports import services
 from tenant_apps.exports.files import export_path, partial_path
 from tenant_apps.exports.filters import KINDS
+from tenant_apps.exports.jobs import export_run
 from tenant_apps.exports.models import Export, ExportStatus
 from tenant_apps.exports.services import export_create, export_write
 from tenant_apps.tasks.filters import TaskFilter
@@ -355,6 +359,47 @@ def test_a_duplicate_delivery_of_a_finished_export_changes_nothing(acme, acme_ta
         assert export_write(export_id=export.pk) is None
 
         assert (path.stat().st_mtime_ns, Export.objects.get(pk=export.pk).finished_at) == first
+
+
+def test_an_export_another_worker_is_writing_is_left_to_it(acme, acme_tasks):
+    """Redis hands an unacknowledged job to a second worker only after the visibility
+    timeout; should both ever run it, the second sees the first's lock and leaves it."""
+    with tenant_context(acme):
+        export = Export.objects.create(created_by=acme_tasks.member, status=ExportStatus.RUNNING)
+        key = zlib.crc32(f"export:org_acme:{export.pk}".encode())
+        other = psycopg2.connect(**_dsn())
+        try:
+            with other.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+
+            assert export_write(export_id=export.pk) is None
+            export.refresh_from_db()
+            assert export.status == ExportStatus.RUNNING  # untouched: the other worker owns it
+            assert not export_path(export.pk).exists()
+
+            # Once the other worker lets go, the export can be written.
+            with other.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+            assert export_write(export_id=export.pk).status == ExportStatus.DONE
+        finally:
+            other.close()
+
+
+def test_redis_waits_longer_than_any_export_may_run_before_redelivering_it(settings):
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+
+    assert visibility > export_run.time_limit
+
+
+def _dsn() -> dict:
+    database = connection.settings_dict
+    return {
+        "dbname": database["NAME"],
+        "user": database["USER"],
+        "password": database["PASSWORD"],
+        "host": database["HOST"],
+        "port": database["PORT"] or None,
+    }
 
 
 def test_a_redelivered_running_export_starts_over(acme, acme_tasks):

@@ -179,7 +179,9 @@ def test_a_job_is_sent_only_once_its_transaction_commits(committed):
             export = export_create(created_by=committed.user, filters={})
             committed.export_ids["acme"].append(export.pk)
             assert sent == []  # not before the commit
-        assert sent == [{"args": (export.pk,), "kwargs": {}}]
+        assert sent == [
+            {"args": (export.pk,), "kwargs": {}, "headers": {"_schema_name": "org_acme"}}
+        ]
 
 
 @pytest.mark.parametrize("broker", [refusing_broker, hanging_broker], ids=["refused", "hanging"])

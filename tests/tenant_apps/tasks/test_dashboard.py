@@ -283,6 +283,12 @@ def test_a_trashed_or_unknown_project_is_a_400(world, which):
     assert response.json() == {
         "project": [f"No live project with id {project_id} in this organization."]
     }
+    # Refused before the cache is read: no entry per unknown id fills Redis.
+    with tenant_context(world.organization):
+        key = dashboard_cache.dashboard_key(
+            dashboard_cache.current_version(), project_id=project_id, today=timezone.localdate()
+        )
+    assert dashboard_cache.cache.get(key) is None
 
 
 def test_an_empty_project_parameter_means_the_whole_organization(world):
@@ -498,7 +504,7 @@ def test_a_failing_cache_answers_from_the_database_and_is_used_again_once_back(
     failing = FailingCache()
     monkeypatch.setattr(dashboard_cache, "cache", failing)
 
-    with caplog.at_level(logging.WARNING, logger="tenant_apps.tasks.cache"):
+    with caplog.at_level(logging.WARNING, logger="saas.api.outage"):
         first, first_cache = read(world.client)
         second, second_cache = read(world.client)
 
