@@ -1,7 +1,5 @@
 """Export endpoints on organization hosts: request a CSV of tasks, follow it, download it."""
 
-import logging
-
 from django.http import FileResponse, Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -21,14 +19,11 @@ from shared_apps.organizations.permissions import (
     request_role,
 )
 
-from .files import export_path
 from .filters import EXPORT_REQUEST_SCHEMA
 from .models import Export, ExportStatus
-from .selectors import export_list
+from .selectors import export_file, export_list
 from .serializers import ExportRequestSerializer, ExportSerializer
 from .services import export_create
-
-logger = logging.getLogger(__name__)
 
 NOT_READY = 'The export is {status}: download it once its status is "done".'
 FAILED = "The export failed: there is nothing to download. Request a new one."
@@ -110,12 +105,9 @@ class ExportViewSet(
             raise ConflictError(FAILED, code="export_failed")
         if export.status != ExportStatus.DONE:
             raise ConflictError(NOT_READY.format(status=export.status), code="export_not_ready")
-        try:
-            file = export_path(export.pk).open("rb")
-        except FileNotFoundError:
-            # Done, yet no file: removed by hand or lost with a volume. Say "gone", and log it.
-            logger.warning("Export %s is done but its file is missing", export.pk)
-            raise Http404 from None
+        file = export_file(export=export)
+        if file is None:  # done, yet its file is gone: say so as "not found"
+            raise Http404
         filename = f"{request.tenant.slug}-tasks-{export.pk}.csv"
         return FileResponse(
             file, as_attachment=True, filename=filename, content_type="text/csv; charset=utf-8"

@@ -1,10 +1,7 @@
 """Background jobs of tasks: the daily overdue digest and the trash purge, each queued by
 beat's daily job in every active organization (shared_apps.organizations.jobs)."""
 
-from datetime import timedelta
-
 from celery import shared_task
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -12,7 +9,7 @@ from shared_apps.organizations.jobs import OrganizationJob, queue_for_each_organ
 from shared_apps.organizations.models import Organization
 
 from .digest import overdue_digest_send
-from .services import trash_purge
+from .services import trash_cutoff, trash_purge
 
 
 @shared_task(base=OrganizationJob)
@@ -31,8 +28,7 @@ def overdue_digest_all() -> None:
 @shared_task(base=OrganizationJob)
 def trash_purge_organization() -> dict[str, int]:
     """What `manage.py purge_trash` does, for this organization."""
-    cutoff = timezone.now() - timedelta(days=settings.SOFT_DELETE_RETENTION_DAYS)
-    return trash_purge(deleted_before=cutoff)
+    return trash_purge(deleted_before=trash_cutoff())
 
 
 @shared_task

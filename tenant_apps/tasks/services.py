@@ -1,8 +1,9 @@
 """Writes for tasks in the current organization's schema, each with its activity entries."""
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Q
@@ -20,11 +21,11 @@ from tenant_apps.activity.services import (
     user_ref,
 )
 from tenant_apps.projects.models import Project
+from tenant_apps.projects.services import PROJECT_GONE
 
 from .models import Priority, Status, Task
 
 NOT_MEMBERS = "These users are not members of this organization: {ids}."
-PROJECT_GONE = "This project no longer exists."
 TASK_GONE = "This task no longer exists."
 TASK_NOT_IN_TRASH = "This task is not in the trash."
 PROJECT_IN_TRASH = "This task's project is in the trash: restore the project first."
@@ -288,6 +289,13 @@ def task_unassign_user(*, user_id: int, actor: User | None = None) -> int:
             _entry(task, Verb.UNASSIGNED, actor, {"assignee": [former, None]}) for task in tasks
         )
     return deleted
+
+
+def trash_cutoff(*, days: int | None = None) -> datetime:
+    """Rows in the trash since before this are purged: `days` ago, SOFT_DELETE_RETENTION_DAYS
+    by default."""
+    days = settings.SOFT_DELETE_RETENTION_DAYS if days is None else days
+    return timezone.now() - timedelta(days=days)
 
 
 @transaction.atomic

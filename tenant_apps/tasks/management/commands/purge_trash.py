@@ -2,15 +2,13 @@
 active organization."""
 
 import logging
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
-from django_tenants.utils import get_public_schema_name, tenant_context
+from django_tenants.utils import tenant_context
 
-from shared_apps.organizations.models import Organization
-from tenant_apps.tasks.services import trash_purge
+from shared_apps.organizations.jobs import active_organizations
+from tenant_apps.tasks.services import trash_cutoff, trash_purge
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +31,9 @@ class Command(BaseCommand):
         days = settings.SOFT_DELETE_RETENTION_DAYS if older_than_days is None else older_than_days
         if days < 0:
             raise CommandError("--older-than-days must be 0 or more.")
-        deleted_before = timezone.now() - timedelta(days=days)
-        organizations = (
-            Organization.objects.filter(is_active=True)
-            .exclude(schema_name=get_public_schema_name())
-            .order_by("schema_name")
-        )
+        deleted_before = trash_cutoff(days=days)
         failed = []
-        for organization in organizations:
+        for organization in active_organizations():
             try:
                 # One transaction per organization (trash_purge): a failure undoes only its own.
                 with tenant_context(organization):
