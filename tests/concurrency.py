@@ -1,13 +1,22 @@
 """Helpers for race tests that commit for real on separate connections."""
 
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
+import pytest
 from django.db import connection
 from django.db.models import Max
 from django_tenants.utils import tenant_context
+from knox.models import AuthToken
 
+from shared_apps.accounts.models import User
+from shared_apps.organizations.models import Membership, Organization
 from tenant_apps.activity.models import Activity
+from tenant_apps.projects.models import Project
+from tenant_apps.tasks.models import Task
+from tests.factories import make_user
 
 BLOCKED_FOR = 0.3  # how long a waiting transaction must still be waiting
 TIMEOUT = 15  # upper bound for anything that should happen promptly
@@ -54,3 +63,34 @@ def delete_activity_after(organization, last_id: int) -> None:
     name as actors, which their foreign key would refuse)."""
     with tenant_context(organization):
         Activity.objects.filter(id__gt=last_id).delete()
+
+
+@contextmanager
+def committed_member(django_db_blocker, *, role: str, label: str) -> Iterator[User]:
+    """A user committed for real as a `role` member of acme (race tests have no `db`
+    fixture: a rolled-back test transaction could not race). Afterwards everything they
+    made is deleted: the activity entries since, their tasks and projects (trash included),
+    tokens, membership, and the user."""
+    with django_db_blocker.unblock():
+        # pytest-django creates the test database only if a selected test uses `db`; never
+        # commit to the development database.
+        if not connection.settings_dict["NAME"].startswith("test_"):
+            pytest.fail("not on the test database: select a test that uses `db` as well")
+        acme = Organization.objects.get(slug="acme")
+        last_activity = last_activity_id(acme)
+        user = make_user(email=f"{label}-{uuid.uuid4().hex[:8]}@test.example.com")
+        try:
+            Membership.objects.create(user=user, organization=acme, role=role)
+            yield user
+        finally:
+            connection.set_schema_to_public()
+            delete_activity_after(acme, last_activity)
+            with tenant_context(acme):
+                # all_objects: the trash too (deleting a project puts it and its tasks there).
+                Task.all_objects.filter(created_by_id=user.pk).delete()
+                Project.all_objects.filter(created_by_id=user.pk).delete()
+            AuthToken.objects.filter(user_id=user.pk).delete()
+            Membership.objects.filter(user_id=user.pk).delete()
+            # Raw: the ORM's cascade check would look for tenant tables in the public schema.
+            with connection.cursor() as cursor:
+                cursor.execute("DELETE FROM public.accounts_user WHERE id = %s", [user.pk])

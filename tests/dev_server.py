@@ -3,9 +3,11 @@
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +86,55 @@ class Response:
         return json.loads(self.body)
 
 
+def start_logged(
+    command: list[str],
+    *,
+    env: dict,
+    log_path: Path,
+    ready: Callable[[], bool],
+    what: str,
+    timeout: float,
+) -> subprocess.Popen:
+    """Start `command` in its own process group, its output in `log_path`, and wait until
+    `ready()`; a process that exits or is not ready in `timeout` seconds is stopped, and the
+    error shows its log."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=BASE_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"The {what} exited at start-up:\n{_read(log_path)}")
+        if ready():
+            return process
+        time.sleep(0.2)
+    stop_process(process, grace=10)
+    raise RuntimeError(f"The {what} was not ready in {timeout} s:\n{_read(log_path)}")
+
+
+def stop_process(process: subprocess.Popen | None, *, grace: float) -> None:
+    """TERM (a graceful shutdown), then after `grace` seconds KILL the whole group."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def _read(log_path: Path) -> str:
+    return log_path.read_text(errors="replace")
+
+
 @dataclass
 class DevServer:
     """A running server: its port, the folder emails are written to, and its output."""
@@ -142,37 +193,21 @@ class DevServer:
         # No autoreload (the only difference from `make run`): an edit elsewhere in the tree
         # must not restart the server under a running test, and the file watcher costs CPU.
         command = server_command(HOST, self.port, reload=False)
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                command,
-                cwd=BASE_DIR,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"The server exited at start-up:\n{self.log()}")
+
+        def answers() -> bool:
             try:
-                if self.request("GET", "/healthz").status == 200:
-                    return
+                return self.request("GET", "/healthz").status == 200
             except OSError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(
-            f"The server did not answer /healthz in {START_TIMEOUT} s:\n{self.log()}"
+                return False
+
+        self.process = start_logged(
+            command,
+            env=env,
+            log_path=self.log_path,
+            ready=answers,
+            what="server",
+            timeout=START_TIMEOUT,
         )
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_process(self.process, grace=10)

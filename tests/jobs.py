@@ -3,20 +3,17 @@ when a broker is configured (REDIS_URL, as CI and `make test` set it), eager mod
 and brokers that are down, for the 503 tests."""
 
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from saas.celery import app as celery_app
-from saas.devserver import BASE_DIR
 
-from .dev_server import database_url
+from .dev_server import database_url, start_logged, stop_process
 
 # This run's own queue: runs sharing one Redis never take each other's jobs.
 JOB_QUEUE = f"jobs-test-{os.getpid()}"
@@ -77,36 +74,18 @@ class JobWorker:
             "--without-gossip",
             "--without-heartbeat",
         ]
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                command,
-                cwd=BASE_DIR,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"The worker exited at start-up:\n{self.log()}")
-            if " ready." in self.log():
-                return
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"The worker was not ready in {START_TIMEOUT} s:\n{self.log()}")
+        self.process = start_logged(
+            command,
+            env=env,
+            log_path=self.log_path,
+            ready=lambda: " ready." in self.log(),
+            what="worker",
+            timeout=START_TIMEOUT,
+        )
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
         # TERM: warm shutdown (the job in hand finishes); then the whole process group.
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        stop_process(self.process, grace=20)
 
 
 def remove_queue(name: str = JOB_QUEUE) -> None:

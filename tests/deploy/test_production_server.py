@@ -8,7 +8,6 @@ import os
 import re
 import runpy
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +19,14 @@ from django.conf import settings
 from django.db import connection
 
 from tests.conftest import CACHE_KEY_PREFIX
-from tests.dev_server import Response, committed, database_url, free_port
+from tests.dev_server import (
+    Response,
+    committed,
+    database_url,
+    free_port,
+    start_logged,
+    stop_process,
+)
 
 from .dockerfile import ROOT, Dockerfile, Instruction, Stage, exec_form, healthcheck
 
@@ -59,7 +65,7 @@ def request(port: int, path: str, *, host: str = "localhost", headers=None) -> R
 @dataclass
 class ProductionServer:
     port: int
-    process: subprocess.Popen
+    process: subprocess.Popen | None
     log_path: Path
     env: dict
 
@@ -135,40 +141,28 @@ def production_server(
         # Its own cache keys (rate-limit counters included), removed with this run's.
         env["CACHE_KEY_PREFIX"] = f"{CACHE_KEY_PREFIX}-production-server"
     log_path = folder / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            exec_form(final.last("CMD").arguments),
-            cwd=ROOT,  # the image's WORKDIR holds the same files
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = ProductionServer(port=port, process=process, log_path=log_path, env=env)
+    server = ProductionServer(port=port, process=None, log_path=log_path, env=env)
+
+    def answers() -> bool:
+        try:
+            return server.request("/healthz").status == 200
+        except OSError:
+            return False
+
+    # The image's WORKDIR holds the same files as the checkout (start_logged runs there).
+    server.process = start_logged(
+        exec_form(final.last("CMD").arguments),
+        env=env,
+        log_path=log_path,
+        ready=answers,
+        what="gunicorn",
+        timeout=START_TIMEOUT,
+    )
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"gunicorn exited at start-up:\n{server.log()}")
-            try:
-                if server.request("/healthz").status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"gunicorn did not answer /healthz in {START_TIMEOUT} s:\n{server.log()}"
-                )
-            time.sleep(0.2)
         yield server
     finally:
-        process.terminate()  # SIGTERM, as `docker stop` sends: a graceful shutdown
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        # SIGTERM, as `docker stop` sends: a graceful shutdown.
+        stop_process(server.process, grace=30)
         # The test database can be dropped only once the server's connections are gone.
         deadline = time.monotonic() + 10
         while _server_connections(django_db_blocker) and time.monotonic() < deadline:

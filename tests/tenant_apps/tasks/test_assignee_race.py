@@ -10,7 +10,6 @@ would flush the session's organizations. Everything committed here is removed in
 """
 
 import threading
-import uuid
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -28,49 +27,37 @@ from tests.concurrency import (
     BLOCKED_FOR,
     TIMEOUT,
     Worker,
-    delete_activity_after,
-    last_activity_id,
+    committed_member,
 )
 from tests.concurrency import finish as _finish
-from tests.factories import make_member, make_project, make_user
+from tests.factories import make_member, make_project
 
 
 @pytest.fixture
-def committed(django_db_setup, django_db_blocker):
+def committed(django_db_blocker):
     """Real commits: a user U who is a MEMBER of acme and a project of acme; yields a record
     of what the test creates, and deletes all of it afterwards."""
-    with django_db_blocker.unblock():
-        # pytest-django creates the test database only if a selected test uses `db`; without
-        # one this would commit to the development database. (This module has such a test.)
-        if not connection.settings_dict["NAME"].startswith("test_"):
-            pytest.fail("not on the test database: select a test that uses `db` as well")
+    with committed_member(django_db_blocker, role=Role.MEMBER, label="race") as user:
         acme = Organization.objects.get(slug="acme")
-        last_activity = last_activity_id(acme)
-        user = make_user(email=f"race-{uuid.uuid4().hex[:8]}@test.example.com")
-        state = {"acme": acme, "user": user, "project": None, "task_ids": []}
+        state = {
+            "acme": acme,
+            "user": user,
+            "membership": Membership.objects.get(user=user, organization=acme),
+            "project": make_project(acme, created_by=user),
+            "task_ids": [],
+        }
         try:
-            state["membership"] = Membership.objects.create(
-                user=user, organization=acme, role=Role.MEMBER
-            )
-            state["project"] = make_project(acme, created_by=user)
             yield state
         finally:
             connection.set_schema_to_public()
-            delete_activity_after(acme, last_activity)
             with tenant_context(acme):
                 Task.all_objects.filter(pk__in=state["task_ids"]).delete()
-                Task.all_objects.filter(created_by_id=user.pk).delete()
-                Project.all_objects.filter(created_by_id=user.pk).delete()
-            Membership.objects.filter(user_id=user.pk).delete()
-            # Raw: the ORM's cascade check would look for tenant tables (projects, tasks) that
-            # reference users, and those do not exist in the public schema.
-            with connection.cursor() as cursor:
-                cursor.execute("DELETE FROM public.accounts_user WHERE id = %s", [user.pk])
-            assert not User.objects.filter(pk=user.pk).exists()
-            assert not Membership.objects.filter(user_id=user.pk).exists()
-            with tenant_context(acme):
-                assert not Project.all_objects.filter(created_by_id=user.pk).exists()
-                assert not Task.all_objects.filter(created_by_id=user.pk).exists()
+    with django_db_blocker.unblock():  # everything went
+        assert not User.objects.filter(pk=user.pk).exists()
+        assert not Membership.objects.filter(user_id=user.pk).exists()
+        with tenant_context(acme):
+            assert not Project.all_objects.filter(created_by_id=user.pk).exists()
+            assert not Task.all_objects.filter(created_by_id=user.pk).exists()
 
 
 def _create_task_and_hold(

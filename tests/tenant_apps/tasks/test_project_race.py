@@ -9,16 +9,14 @@ No `db` fixture (see test_assignee_race.py); everything committed here is remove
 """
 
 import threading
-import uuid
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.http import Http404
 from django_tenants.utils import tenant_context
-from knox.models import AuthToken
 
-from shared_apps.organizations.models import Membership, Organization, Role
+from shared_apps.organizations.models import Organization, Role
 from tenant_apps.projects.models import Project
 from tenant_apps.projects.services import project_delete
 from tenant_apps.tasks.models import Task
@@ -27,41 +25,22 @@ from tests.concurrency import (
     BLOCKED_FOR,
     TIMEOUT,
     Worker,
-    delete_activity_after,
+    committed_member,
     finish,
-    last_activity_id,
 )
-from tests.factories import client_for, make_project, make_task, make_user
+from tests.factories import client_for, make_project, make_task
 
 
 @pytest.fixture
-def committed(django_db_setup, django_db_blocker):
+def committed(django_db_blocker):
     """Real commits: a MANAGER of acme with two projects (`doomed`, `other`) and a task in
     `other`; deletes all of it afterwards."""
-    with django_db_blocker.unblock():
-        if not connection.settings_dict["NAME"].startswith("test_"):
-            pytest.fail("not on the test database: select a test that uses `db` as well")
+    with committed_member(django_db_blocker, role=Role.MANAGER, label="project-race") as user:
         acme = Organization.objects.get(slug="acme")
-        last_activity = last_activity_id(acme)
-        user = make_user(email=f"project-race-{uuid.uuid4().hex[:8]}@test.example.com")
-        try:
-            Membership.objects.create(user=user, organization=acme, role=Role.MANAGER)
-            doomed = make_project(acme, created_by=user)
-            other = make_project(acme, created_by=user)
-            task = make_task(acme, project=other, created_by=user)
-            yield {"acme": acme, "user": user, "doomed": doomed, "other": other, "task": task}
-        finally:
-            connection.set_schema_to_public()
-            delete_activity_after(acme, last_activity)
-            with tenant_context(acme):
-                # all_objects: the trash too (deleting a project puts it and its tasks there).
-                Task.all_objects.filter(created_by_id=user.pk).delete()
-                Project.all_objects.filter(created_by_id=user.pk).delete()
-            AuthToken.objects.filter(user_id=user.pk).delete()
-            Membership.objects.filter(user_id=user.pk).delete()
-            # Raw: the ORM's cascade check would look for tenant tables in the public schema.
-            with connection.cursor() as cursor:
-                cursor.execute("DELETE FROM public.accounts_user WHERE id = %s", [user.pk])
+        doomed = make_project(acme, created_by=user)
+        other = make_project(acme, created_by=user)
+        task = make_task(acme, project=other, created_by=user)
+        yield {"acme": acme, "user": user, "doomed": doomed, "other": other, "task": task}
 
 
 def _delete_and_hold(state: dict, deleted: threading.Event, release: threading.Event) -> None:
