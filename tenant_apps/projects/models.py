@@ -25,7 +25,27 @@ class LiveManager(models.Manager):
         return super().get_queryset().filter(deleted_at__isnull=True)
 
 
-class Project(models.Model):
+class Trashable(models.Model):
+    """What a row needs to go to the trash: when and by whom, and the two managers (`objects`
+    hides it, `all_objects` does not)."""
+
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    objects = LiveManager()  # first, so it is the default manager (and `project.tasks`)
+    all_objects = models.Manager()
+
+    class Meta:
+        abstract = True
+
+
+class Project(Trashable):
     """A project in the current organization's schema (one schema = one organization).
 
     Deleting one puts it in the trash (`deleted_at`, `deleted_by`) with its tasks; it can be
@@ -39,17 +59,6 @@ class Project(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    deleted_at = models.DateTimeField(null=True, blank=True)
-    deleted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-
-    objects = LiveManager()  # first, so it is the default manager
-    all_objects = models.Manager()
 
     class Meta:
         ordering = ["name", "id"]

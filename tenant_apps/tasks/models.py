@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Coalesce
 
-from tenant_apps.projects.models import LiveManager
+from tenant_apps.projects.models import Trashable
 
 
 class Status(models.TextChoices):
@@ -27,7 +27,7 @@ DUE_DATE_SORT_ASC = Coalesce(models.F("due_date"), models.Value(datetime.date.ma
 DUE_DATE_SORT_DESC = Coalesce(models.F("due_date"), models.Value(datetime.date.min))
 
 
-class Task(models.Model):
+class Task(Trashable):
     """A task in one project of the current organization."""
 
     Status = Status
@@ -58,21 +58,10 @@ class Task(models.Model):
         output_field=models.SmallIntegerField(),
         db_persist=True,
     )
-    # The trash: set by task_delete, or by project_delete for the project's live tasks, which
-    # are marked `deleted_with_project` so that restoring the project restores exactly those
-    # (not tasks deleted earlier on their own).
-    deleted_at = models.DateTimeField(null=True, blank=True)
-    deleted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    # The trash (Trashable's `deleted_at`): set by task_delete, or by project_delete for the
+    # project's live tasks, which are marked `deleted_with_project` so that restoring the
+    # project restores exactly those (not tasks deleted earlier on their own).
     deleted_with_project = models.BooleanField(default=False)
-
-    objects = LiveManager()  # first, so it is the default manager (and `project.tasks`)
-    all_objects = models.Manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
