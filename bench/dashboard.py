@@ -27,7 +27,7 @@ from django_tenants.utils import tenant_context  # noqa: E402
 from knox.models import AuthToken  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
-from bench.task_list import EMAIL, ensure_data  # noqa: E402
+from bench.data import EMAIL, ensure_data  # noqa: E402
 from shared_apps.accounts.models import User  # noqa: E402
 from tenant_apps.tasks.cache import (  # noqa: E402
     _snapshot,

@@ -15,63 +15,19 @@ import django
 django.setup()
 
 from django.core import signing  # noqa: E402
-from django.db import connection  # noqa: E402
 from django_tenants.utils import tenant_context  # noqa: E402
 from knox.models import AuthToken  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
+from bench.data import EMAIL, ensure_data  # noqa: E402
 from saas.api.pagination import CURSOR_SALT, SORT_ALIAS, keyset_order, keyset_page  # noqa: E402
 from shared_apps.accounts.models import User  # noqa: E402
-from shared_apps.accounts.services import user_create  # noqa: E402
-from shared_apps.organizations.models import Organization  # noqa: E402
-from shared_apps.organizations.services import organization_create  # noqa: E402
-from tenant_apps.projects.services import project_create  # noqa: E402
 from tenant_apps.tasks.apis import TaskViewSet  # noqa: E402
 from tenant_apps.tasks.models import Task  # noqa: E402
 
-SLUG = "bench-scale"
-EMAIL = "bench@bench.example.com"
 PAGE = 50
 ORDERINGS = ["-created_at", "-priority", "due_date"]
 REPEAT = 5
-
-
-def ensure_data(total: int) -> Organization:
-    user = User.objects.filter(email=EMAIL).first() or user_create(email=EMAIL, password=None)
-    organization = Organization.objects.filter(slug=SLUG).first()
-    if organization is None:
-        organization = organization_create(name="Bench scale", slug=SLUG, admin=user)
-    with tenant_context(organization):
-        have = Task.objects.count()
-        if have < total:
-            project = project_create(name=f"Bench {have}", created_by=user)
-            started = time.perf_counter()
-            with connection.cursor() as cursor:
-                # Server-side generation: a million rows in seconds, not hours of ORM saves.
-                cursor.execute(
-                    """
-                    INSERT INTO tasks_task (project_id, title, description, status, priority,
-                                            due_date, created_by_id, created_at, updated_at,
-                                            deleted_with_project)
-                    SELECT %s, 'Task ' || g, '',
-                           (ARRAY['NEW','IN_PROGRESS','DONE'])[1 + g %% 3],
-                           (ARRAY['LOW','MEDIUM','HIGH'])[1 + (g / 3) %% 3],
-                           CASE WHEN g %% 5 = 0 THEN NULL
-                                ELSE DATE '2026-01-01' + (g %% 730) END,
-                           %s, now() - g * interval '1 second', now(), false
-                    FROM generate_series(%s, %s) AS g
-                    """,
-                    [project.pk, user.pk, have + 1, total],
-                )
-                cursor.execute(
-                    "INSERT INTO tasks_task_assignees (task_id, user_id) "
-                    "SELECT id, %s FROM tasks_task WHERE id %% 2 = 0 "
-                    "ON CONFLICT DO NOTHING",
-                    [user.pk],
-                )
-                cursor.execute("ANALYZE tasks_task; ANALYZE tasks_task_assignees")
-            print(f"inserted {total - have:,} tasks in {time.perf_counter() - started:.1f} s")
-    return organization
 
 
 def timed(fn) -> float:

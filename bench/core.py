@@ -1,0 +1,175 @@
+"""The benchmark's shared parts: timing by medians, one results table, bench/results/latest.json."""
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall times of several runs of one thing, in milliseconds."""
+
+    samples: tuple[float, ...]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def p99(self) -> float:
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+
+    @property
+    def max(self) -> float:
+        return max(self.samples)
+
+
+def timed(
+    fn: Callable[[], object],
+    runs: int = 7,
+    *,
+    warmup: int = 1,
+    prepare: Callable[[], object] | None = None,
+) -> Timing:
+    """Run `fn` `warmup` times untimed, then `runs` times timed; `prepare` runs before each, untimed.
+
+    `fn` must build its query afresh each time (a QuerySet evaluated once caches its rows)."""
+    samples = []
+    for run in range(warmup + runs):
+        if prepare is not None:
+            prepare()
+        started = time.perf_counter()
+        fn()
+        if run >= warmup:
+            samples.append((time.perf_counter() - started) * 1000)
+    return Timing(tuple(samples))
+
+
+@dataclass
+class Row:
+    """One line of the table: a scenario, this project's figure, a reference and the target.
+
+    `passed` is None when the row has no target (information only). `deterministic` rows (a
+    sequential scan, a query count above its pin) fail `make bench-quick`; timing rows fail only
+    the full `make bench`, since timings on a shared machine are noisy."""
+
+    section: str
+    scenario: str
+    value: float
+    unit: str
+    reference: float | None = None
+    reference_name: str = ""
+    target: str = ""
+    passed: bool | None = None
+    deterministic: bool = False
+    details: dict = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.reference in (None, 0):
+            return None
+        return self.value / self.reference
+
+
+@dataclass
+class Report:
+    """Collects rows from every bench module, prints one table and writes the results file."""
+
+    quick: bool = False
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, row: Row) -> Row:
+        self.rows.append(row)
+        mark = {True: "pass", False: "FAIL", None: ""}[row.passed]
+        print(f"  {row.section} | {row.scenario}: {row.value:.2f} {row.unit} {mark}", flush=True)
+        return row
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def failures(self) -> list[Row]:
+        """Rows that fail this run: deterministic ones always, timing ones only in a full run."""
+        return [
+            row
+            for row in self.rows
+            if row.passed is False and (row.deterministic or not self.quick)
+        ]
+
+    def table(self) -> str:
+        headers = ("section", "scenario", "this project", "reference", "ratio", "target", "pass")
+        lines = []
+        for row in self.rows:
+            reference = (
+                f"{row.reference:.2f} {row.unit} ({row.reference_name})"
+                if row.reference is not None
+                else row.reference_name
+            )
+            ratio = f"{row.ratio:.2f}x" if row.ratio is not None else ""
+            passed = {True: "yes", False: "NO", None: ""}[row.passed]
+            if row.passed is False and not row.deterministic and self.quick:
+                passed = "no (timing, not enforced)"
+            lines.append(
+                (
+                    row.section,
+                    row.scenario,
+                    f"{row.value:.2f} {row.unit}",
+                    reference,
+                    ratio,
+                    row.target,
+                    passed,
+                )
+            )
+        widths = [
+            max(len(str(cell)) for cell in column) for column in zip(headers, *lines, strict=True)
+        ]
+
+        def fmt(cells):
+            return (
+                "| "
+                + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True))
+                + " |"
+            )
+
+        out = [fmt(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+        out += [fmt(line) for line in lines]
+        return "\n".join(out)
+
+    def write(self, path: Path | None = None) -> Path:
+        path = path or RESULTS_DIR / ("quick.json" if self.quick else "latest.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "quick": self.quick,
+            "machine": machine(),
+            "rows": [asdict(row) | {"ratio": row.ratio} for row in self.rows],
+            "notes": self.notes,
+        }
+        path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+        return path
+
+
+def machine() -> dict:
+    """What the figures were measured on: cores, Python, PostgreSQL."""
+    info = {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    try:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            info["postgresql"] = cursor.fetchone()[0]
+    except Exception as exc:  # the table is still worth writing without it
+        info["postgresql"] = f"unknown ({exc.__class__.__name__})"
+    return info
