@@ -17,8 +17,10 @@ and writes back whole: requests running at once in several processes overwrite e
 entries, and the requests lost are those of a parallel burst, the very case a login limit is
 for. These throttles keep DRF's interface (scopes, rates, `allow_request`/`wait`, NUM_PROXIES)
 but count with one atomic INCR per scope and request, in fixed windows: the limit holds across
-every process and worker, in one round trip. The price: a client can spend one window's
-allowance at its end and the next one's at its start (at most twice the rate over a period).
+every process and worker. The scopes of one request are counted together, in one round trip
+to Redis (the first throttle DRF asks counts for its siblings). The price: a client can spend
+one window's allowance at its end and the next one's at its start (at most twice the rate
+over a period).
 Each key's windows start at an offset of its own, so clients do not all come back at once.
 
 Client address: the socket's, unless TRUSTED_PROXY_COUNT (DRF's NUM_PROXIES) says how many
@@ -44,6 +46,7 @@ from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import HttpResponse
+from django_redis.cache import RedisCache
 from django_tenants.utils import get_public_schema_name
 from rest_framework import exceptions
 from rest_framework.request import Request
@@ -61,6 +64,9 @@ logger = logging.getLogger(__name__)
 CACHE_ALIAS = "throttle"
 # Attribute of the HttpRequest listing what each throttle counted (read by the middleware).
 RECORDS = "rate_limits"
+# Attribute of the HttpRequest holding the counts of every scope of the request, taken in one
+# round trip by the first throttle asked: {scope key: [(count, reset), ...]}.
+COUNTS = "rate_limit_counts"
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,12 @@ class RateThrottle(SimpleRateThrottle):
         ident = self.identify(request)
         return None if ident is None else f"throttle:{self.scope}:{ident}"
 
+    def window(self, key: str) -> tuple[str, int]:
+        """The counter of the current window for `key`, and seconds until that window ends."""
+        now = self.timer()
+        window, elapsed = divmod(now - zlib.crc32(key.encode()) % self.duration, self.duration)
+        return f"{key}:{int(window)}", max(1, math.ceil(self.duration - elapsed))
+
     def allow_request(self, request, view) -> bool:
         records = _records(request)
         if self.rate is None:
@@ -138,15 +150,15 @@ class RateThrottle(SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None or not outage.allows():
             return True
-        now = self.timer()
-        window, elapsed = divmod(now - zlib.crc32(key.encode()) % self.duration, self.duration)
-        reset = max(1, math.ceil(self.duration - elapsed))
         try:
-            count = _increment(f"{key}:{int(window)}", timeout=reset + 1)
+            counted = _counted(self, key, request, view)
         except CACHE_ERRORS as error:
             outage.trip(error)
             return True
+        if counted is None:  # counting this request failed: the breaker is open
+            return True
         outage.succeed()
+        count, reset = counted
         self.record = RateLimit(
             scope=self.scope,
             description=self.description,
@@ -163,15 +175,79 @@ class RateThrottle(SimpleRateThrottle):
         return self.record.reset if self.record is not None else None
 
 
-def _increment(key: str, *, timeout: int) -> int:
-    """Add one to `key`'s count atomically (one INCR) and return the count."""
+def _counted(throttle: RateThrottle, key: str, request, view) -> tuple[int, int] | None:
+    """This request's count for `key` in its window, and seconds until the window ends (None:
+    the cache failed while counting this request).
+
+    The first throttle of a request counts for every throttle the view will ask (`count_for`);
+    the others find their count taken. A throttle asked outside a view counts alone."""
+    http_request = _http_request(request)
+    if not hasattr(http_request, COUNTS) and view is not None:
+        count_for(request, view, view.get_throttles())
+    taken = getattr(http_request, COUNTS, {}).get(key)
+    if taken:
+        return taken.pop(0)
+    if not outage.allows():
+        return None
+    counter, reset = throttle.window(key)
+    return _increment_many([(counter, reset + 1)])[0], reset
+
+
+def count_for(request, view, throttles: Iterable[RateThrottle]) -> None:
+    """Count the request for each of `throttles` that applies, in one round trip, and keep
+    the counts on the request for those throttles' `allow_request`."""
+    http_request = _http_request(request)
+    setattr(http_request, COUNTS, {})  # set first: a cache error leaves the throttles alone
+    pending = []
+    for throttle in throttles:
+        if not isinstance(throttle, RateThrottle) or throttle.rate is None:
+            continue
+        key = throttle.get_cache_key(request, view)
+        if key is not None:
+            pending.append((key, *throttle.window(key)))
+    if not pending or not outage.allows():
+        return
+    try:
+        counts = _increment_many([(counter, reset + 1) for _, counter, reset in pending])
+    except CACHE_ERRORS as error:
+        outage.trip(error)  # the throttles then let the request through uncounted
+        return
+    taken = getattr(http_request, COUNTS)
+    for (key, _, reset), count in zip(pending, counts, strict=True):
+        taken.setdefault(key, []).append((count, reset))
+
+
+def _increment_many(counters: list[tuple[str, int]]) -> list[int]:
+    """Add one to each counter atomically and return the counts; `(key, timeout)` pairs, the
+    timeout applying to a counter the call creates.
+
+    On Redis: one MULTI/EXEC round trip of `SET key 0 EX timeout NX` (creates the window's
+    counter with its expiry, or does nothing) and `INCR key` per counter. Other caches (the
+    per-process fallback without Redis): the cache API, one counter after another.
+    """
     cache = caches[CACHE_ALIAS if CACHE_ALIAS in settings.CACHES else DEFAULT_CACHE_ALIAS]
+    if isinstance(cache, RedisCache):
+        pipe = cache.client.get_client(write=True).pipeline(transaction=True)
+        for key, timeout in counters:
+            counter = cache.client.make_key(key)
+            pipe.set(counter, 0, ex=timeout, nx=True)
+            pipe.incr(counter)
+        return [int(count) for count in pipe.execute()[1::2]]
+    return [_increment_one(cache, key, timeout) for key, timeout in counters]
+
+
+def _increment_one(cache, key: str, timeout: int) -> int:
     try:
         return cache.incr(key)
     except ValueError:  # the window's first request: no key yet
         if cache.add(key, 1, timeout):
             return 1
         return cache.incr(key)  # another process added it meanwhile
+
+
+def _increment(key: str, *, timeout: int) -> int:
+    """Add one to `key`'s count atomically and return the count."""
+    return _increment_many([(key, timeout)])[0]
 
 
 def _http_request(request):
@@ -385,11 +461,9 @@ def refused(exc: Exception, view, request) -> Exception:
         return exc
     if hasattr(_http_request(request), RECORDS):  # counted already
         return exc
-    denied = [
-        throttle
-        for throttle in view.get_throttles()
-        if getattr(throttle, "counts_refusals", False) and not throttle.allow_request(request, view)
-    ]
+    throttles = [t for t in view.get_throttles() if getattr(t, "counts_refusals", False)]
+    count_for(request, view, throttles)  # these scopes only, in one round trip
+    denied = [throttle for throttle in throttles if not throttle.allow_request(request, view)]
     if not denied:
         return exc
     return exceptions.Throttled(wait=max(throttle.wait() for throttle in denied))

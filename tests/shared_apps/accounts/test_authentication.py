@@ -4,7 +4,9 @@ what is wrong, on any host, and a good Bearer token still works."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from knox.models import AuthToken
 
@@ -65,6 +67,18 @@ def test_a_wrong_but_well_formed_token_is_invalid(acme, host):
 def test_a_good_bearer_token_still_authenticates(acme, acme_member):
     assert client_for(acme_member, acme).get("/api/tasks/").status_code == 200
     assert client_for(acme_member).get("/api/auth/me/").status_code == 200
+
+
+def test_a_token_and_its_user_are_read_in_one_query(acme_member):
+    client = client_for(acme_member)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/auth/me/")
+
+    assert response.status_code == 200
+    token_queries = [q["sql"] for q in queries.captured_queries if "knox_authtoken" in q["sql"]]
+    assert len(token_queries) == 1
+    assert "accounts_user" in token_queries[0]
 
 
 def test_other_schemes_are_left_to_other_authenticators(acme):
