@@ -7,14 +7,29 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django_filters.fields import BaseCSVField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from saas.api.messages import INVALID_BOOLEAN, INVALID_DATE, INVALID_DATETIME, INVALID_USER_ID
 
 
+class NonEmptyItemsCSVField(BaseCSVField):
+    """A comma-separated list whose items are never empty: `?status=NEW,` is refused (the
+    whole parameter empty still means no filter)."""
+
+    def clean(self, value):
+        if value and any(item in self.empty_values for item in value):
+            raise ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice", params={"value": ""}
+            )
+        return super().clean(value)
+
+
 class ChoiceInFilter(django_filters.BaseInFilter, django_filters.ChoiceFilter):
     """`?status=NEW,DONE`: comma-separated values, each one a valid choice."""
+
+    base_field_class = NonEmptyItemsCSVField
 
     def __init__(self, *args, noun: str = "choice", choices, **kwargs):
         allowed = ", ".join(value for value, _ in choices)

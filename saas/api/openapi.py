@@ -1,5 +1,7 @@
 """OpenAPI: every operation documents the error responses it can give, in the API's error shapes."""
 
+import re
+
 from django.conf import settings
 from drf_spectacular import openapi
 from drf_spectacular.plumbing import ResolvedComponent
@@ -64,6 +66,23 @@ RATE_LIMIT_HEADERS = {
 }
 
 
+def _choice_list_as_text(parameter: dict) -> None:
+    """Documents a comma-separated list of choices (`?status=NEW,DONE`) as the text it is on
+    the wire, a pattern over the choices, instead of an array: as an array, values such as
+    `[""]` or `["NEW,DONE"]` are invalid and yet sent exactly like valid ones (`status=`,
+    `status=NEW,DONE`), so the document could not say which requests the server refuses."""
+    schema = parameter.get("schema", {})
+    choices = schema.get("items", {}).get("enum")
+    if parameter["in"] != "query" or schema.get("type") != "array" or not choices:
+        return
+    if parameter.get("style", "form") != "form" or parameter.get("explode", True):
+        return
+    choice = "|".join(re.escape(value) for value in choices)
+    parameter["schema"] = {"type": "string", "pattern": f"^({choice})(,({choice}))*$"}
+    parameter.pop("style")
+    parameter.pop("explode")
+
+
 class AutoSchema(openapi.AutoSchema):
     """drf-spectacular's AutoSchema, plus the error responses each operation can give, derived
     from what the view does, so endpoints added later are documented without edits:
@@ -80,6 +99,8 @@ class AutoSchema(openapi.AutoSchema):
     Codes an operation declares itself (`@extend_schema(responses=...)`) are left as they are.
     Optional query parameters are marked `allowEmptyValue`: an empty one (`?ordering=`, as
     forms send) means the same as leaving it out, for pagination and filters alike.
+    A comma-separated list of choices is documented as text with a pattern over the choices
+    (see `_choice_list_as_text`).
     """
 
     def get_operation(self, path, path_regex, path_prefix, method, registry):
@@ -89,6 +110,7 @@ class AutoSchema(openapi.AutoSchema):
         for parameter in operation.get("parameters", []):
             if parameter["in"] == "query" and not parameter.get("required"):
                 parameter.setdefault("allowEmptyValue", True)
+            _choice_list_as_text(parameter)
         error = self._component("Error", ERROR_SCHEMA)
         invalid = self._component("ValidationError", VALIDATION_ERROR_SCHEMA)
         for code, description in self._error_responses(operation).items():

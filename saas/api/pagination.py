@@ -102,6 +102,14 @@ def _is_storable_text(text: str) -> bool:
     return "\x00" not in text and not any("\ud800" <= char <= "\udfff" for char in text)
 
 
+def _position(row) -> tuple:
+    """A page row's (sort key, id): a model instance, or a dict from `.values()` (the read
+    fast path, saas.api.values)."""
+    if isinstance(row, dict):
+        return row[SORT_ALIAS], row["id"]
+    return getattr(row, SORT_ALIAS), row.pk
+
+
 DEFAULT_ORDERINGS = {"created_at": Ordering.field("created_at")}
 DEFAULT_ORDERING = "-created_at"
 
@@ -252,10 +260,10 @@ class KeysetPagination(BasePagination):
         return cursor
 
     def _encode_cursor(self, row, back: bool) -> str:
-        key = getattr(row, SORT_ALIAS)
+        key, pk = _position(row)
         if hasattr(key, "isoformat"):
             key = key.isoformat()
-        payload = {"k": key, "i": row.pk, "b": back, "o": self.ordering_name}
+        payload = {"k": key, "i": pk, "b": back, "o": self.ordering_name}
         return signing.dumps(payload, salt=CURSOR_SALT)
 
     def _link(self, row, back: bool) -> str:

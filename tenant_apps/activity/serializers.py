@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from saas.api.values import ValuesSerializer
 from shared_apps.accounts.serializers import UserSummarySerializer
 
 from .models import Activity
@@ -43,3 +44,7 @@ class ActivitySerializer(serializers.ModelSerializer):
             "created_at",
         )
         read_only_fields = fields
+
+
+# The same output from `.values()` rows: the activity lists (ActivityViewSet, a task's history).
+ACTIVITY_ROWS = ValuesSerializer(ActivitySerializer)

@@ -1,6 +1,5 @@
 """Task endpoints on organization hosts."""
 
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -9,7 +8,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from saas.api.filter_backends import DjangoFilterBackendSkippingAbsent
 from saas.api.pagination import Ordering
+from saas.api.renderers import FastJSONRenderMixin
 from shared_apps.organizations.permissions import (
     ActionPermissionsMixin,
     IsOrgManager,
@@ -21,7 +22,7 @@ from shared_apps.organizations.permissions import (
 from tenant_apps.activity.apis import ACTIVITY_DEFAULT_ORDERING, ACTIVITY_ORDERINGS
 from tenant_apps.activity.models import TargetType
 from tenant_apps.activity.selectors import activity_of
-from tenant_apps.activity.serializers import ActivitySerializer
+from tenant_apps.activity.serializers import ACTIVITY_ROWS, ActivitySerializer
 
 from .cache import dashboard_read
 from .filters import TaskFilter
@@ -29,6 +30,7 @@ from .models import DUE_DATE_SORT_ASC, DUE_DATE_SORT_DESC
 from .permissions import IsAssigneeChangingStatusOnly
 from .selectors import task_list, task_lookup, task_trash_list
 from .serializers import (
+    TASK_ROWS,
     DashboardQuerySerializer,
     DashboardSerializer,
     TaskSerializer,
@@ -43,7 +45,7 @@ from .services import task_create, task_delete, task_restore, task_update
     update=extend_schema(request=TaskWriteSerializer, responses={200: TaskSerializer}),
     partial_update=extend_schema(request=TaskWriteSerializer, responses={200: TaskSerializer}),
 )
-class TaskViewSet(ActionPermissionsMixin, viewsets.ModelViewSet):
+class TaskViewSet(FastJSONRenderMixin, ActionPermissionsMixin, viewsets.ModelViewSet):
     """Tasks of this organization. Members read and move their own tasks; managers write.
 
     `?deleted=true` lists the trash (ADMIN and MANAGER; the other filters still apply); a
@@ -51,10 +53,19 @@ class TaskViewSet(ActionPermissionsMixin, viewsets.ModelViewSet):
     by `activity` (its history stays readable to those who can see the trash).
     """
 
+    # (Not in the docstring, which is the operations' OpenAPI description.) Reads (list,
+    # retrieve, activity) build TaskSerializer's output from `.values()` rows and render it
+    # with orjson (saas.api.values, saas.api.renderers); the serializer still describes them
+    # in the schema and serves writes. tests/tenant_apps/tasks/test_read_fast_path.py holds
+    # the two to the same bytes.
+
     serializer_class = TaskSerializer
     lookup_value_regex = r"[0-9]+"
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [DjangoFilterBackendSkippingAbsent]
     filterset_class = TaskFilter
+    # TaskFilter.filter_queryset restates only the bounds it was given: with no filter in the
+    # query string the rows are the view's (tests/tenant_apps/tasks/test_read_fast_path.py).
+    filterset_unchanged_without_parameters = True
     orderings = {
         "created_at": Ordering.field("created_at"),
         "priority": Ordering.field("priority_rank"),  # severity, not alphabetical
@@ -88,6 +99,18 @@ class TaskViewSet(ActionPermissionsMixin, viewsets.ModelViewSet):
         if self.action == "activity":
             return ActivitySerializer
         return TaskSerializer
+
+    def list(self, request):
+        page = self.paginate_queryset(TASK_ROWS.values(self.filter_queryset(self.get_queryset())))
+        return self.get_paginated_response(TASK_ROWS.to_representation(page))
+
+    def retrieve(self, request, pk=None):
+        # DRF's get_object() over rows: the same filters and lookup; the object permissions
+        # of `retrieve` (none beyond membership) read no attribute of the task.
+        queryset = TASK_ROWS.values(self.filter_queryset(self.get_queryset()))
+        row = get_object_or_404(queryset, pk=pk)
+        self.check_object_permissions(request, row)
+        return Response(TASK_ROWS.to_representation([row])[0])
 
     def _respond(self, task, code=status.HTTP_200_OK):
         # Read back with creator and assignees loaded; a 404 if deleted since the write.
@@ -142,8 +165,9 @@ class TaskViewSet(ActionPermissionsMixin, viewsets.ModelViewSet):
     def activity(self, request, pk=None):
         """The task's history, newest first (every member; a trashed task: ADMIN, MANAGER)."""
         task = self.get_object()
-        page = self.paginate_queryset(activity_of(target_type=TargetType.TASK, target_id=task.pk))
-        return self.get_paginated_response(ActivitySerializer(page, many=True).data)
+        entries = activity_of(target_type=TargetType.TASK, target_id=task.pk)
+        page = self.paginate_queryset(ACTIVITY_ROWS.values(entries))
+        return self.get_paginated_response(ACTIVITY_ROWS.to_representation(page))
 
 
 X_CACHE = OpenApiParameter(
@@ -156,11 +180,12 @@ X_CACHE = OpenApiParameter(
 )
 
 
-class DashboardApi(APIView):
+class DashboardApi(FastJSONRenderMixin, APIView):
     """Task figures of the organization for every member: by status and priority, overdue,
     due soon, per project, and the members with the most open tasks.
 
-    Cached until the next write that changes a figure (see tenant_apps/tasks/cache.py)."""
+    Cached until the next write that changes a figure (see tenant_apps/tasks/cache.py);
+    computed from running counts PostgreSQL keeps, not from the tasks (selectors.py)."""
 
     permission_classes = [IsAuthenticated, IsOrgMember]
 

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from saas.api.fields import StrictCharField
 from saas.api.messages import INVALID_DATE
+from saas.api.values import ValuesSerializer
 from shared_apps.accounts.serializers import UserSummarySerializer
 from tenant_apps.projects.models import DESCRIPTION_MAX_LENGTH, Project
 
@@ -48,6 +49,10 @@ class TaskSerializer(serializers.ModelSerializer):
             "deleted_by",
         )
         read_only_fields = fields
+
+
+# The same output from `.values()` rows: the task list, detail and trash (tenant_apps.tasks.apis).
+TASK_ROWS = ValuesSerializer(TaskSerializer)
 
 
 class TaskWriteSerializer(serializers.Serializer):
