@@ -27,7 +27,7 @@ from tests.jobs import eager_jobs
 pytestmark = pytest.mark.django_db
 
 
-def test_beat_schedules_the_three_daily_jobs_at_the_configured_times():
+def test_beat_schedules_the_daily_jobs_at_the_configured_times_and_the_pool_refill():
     celery_app.loader.import_default_modules()
     schedule = settings.CELERY_BEAT_SCHEDULE
 
@@ -35,7 +35,9 @@ def test_beat_schedules_the_three_daily_jobs_at_the_configured_times():
         "tenant_apps.tasks.jobs.overdue_digest_all",
         "tenant_apps.tasks.jobs.trash_purge_all",
         "tenant_apps.exports.jobs.export_cleanup_all",
+        "shared_apps.organizations.jobs.schema_pool_refill",
     }
+    assert schedule["schema-pool-refill"]["schedule"] == settings.SCHEMA_POOL_REFILL_SECONDS
     for entry in schedule.values():
         assert entry["task"] in celery_app.tasks
     digest = schedule["overdue-digest"]["schedule"]

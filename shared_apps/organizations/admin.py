@@ -21,6 +21,7 @@ from .services import (
     membership_change_role,
     membership_delete,
     organization_onboard,
+    organization_onboarding_lock,
     organization_set_active,
     organization_slug_check,
     organization_url,
@@ -54,6 +55,9 @@ class OrganizationCreationForm(forms.ModelForm):
 
     def clean_slug(self):
         slug = self.cleaned_data["slug"]
+        # The add view validates and saves in one transaction: from here to its end no other
+        # staff onboarding runs, so a slug found free is still free when the form is saved.
+        organization_onboarding_lock()
         try:
             organization_slug_check(slug=slug)
         except ValidationError as exc:

@@ -1,5 +1,6 @@
-"""Organization (a tenant with its own schema), its Domain, Membership with a role, and
-Invitation (a membership offered by email, pending consent)."""
+"""Organization (a tenant with its own schema), its Domain, Membership with a role,
+Invitation (a membership offered by email, pending consent), and the pool of spare schemas
+onboarding claims (SpareSchema, SchemaRecording)."""
 
 import hashlib
 
@@ -9,15 +10,17 @@ from django.db.models.functions import Lower, Now
 from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
 
+from .schema_pool import SPARE_NAME_PATTERN
 from .slugs import SCHEMA_NAME_PATTERN, SLUG_MAX_LENGTH, SLUG_PATTERN, validate_slug
 
 
 class Organization(TenantMixin):
     """A customer organization; its projects and tasks live in `schema_name`."""
 
-    # The onboarding service creates the schema inside its own transaction, so a failure
-    # anywhere rolls back row, schema and domain together (TenantMixin.save() would commit
-    # the row first and clean up by hand).
+    # The onboarding service provides the schema inside its own transaction (a spare from
+    # the pool renamed, or one migrated there), so a failure anywhere rolls back row, schema
+    # and domain together (TenantMixin.save() would commit the row first and clean up by
+    # hand).
     auto_create_schema = False
     # Deactivate, never drop: data is kept until someone decides otherwise.
     auto_drop_schema = False
@@ -183,3 +186,44 @@ class Invitation(models.Model):
         """The stored form of an emailed token (the raw token is never stored)."""
         # surrogatepass: any string a client sends hashes (to a value no invitation has).
         return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class SpareSchema(models.Model):
+    """A fully migrated, never-used schema waiting for onboarding to claim it (by renaming it
+    to the new organization's schema, in the organization's own transaction)."""
+
+    name = models.CharField(max_length=63, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(name__regex=SPARE_NAME_PATTERN),
+                name="organizations_spare_schema_name_format",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class SchemaRecording(models.Model):
+    """What one fresh migration of a tenant schema executed (DDL and rows, parameters
+    inlined), recorded once per migration state and replayed to build each spare."""
+
+    # Names the migrations on disk, their source, Django's and PostgreSQL's versions.
+    migration_key = models.CharField(max_length=64, unique=True)
+    statements = models.JSONField()
+    # schema_pool.state.schema_fingerprint() of the schema it was recorded from: every
+    # replay must come out the same.
+    fingerprint = models.CharField(max_length=32)
+    # "app.name" of every migration a schema built from it has recorded.
+    migrations = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{len(self.statements)} statements for {self.migration_key}"

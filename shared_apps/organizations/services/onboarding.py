@@ -13,7 +13,9 @@ from shared_apps.accounts.links import site_url
 from shared_apps.accounts.models import User
 from shared_apps.accounts.services import password_link_send, user_get_or_create
 
+from ..jobs import schema_pool_nudge
 from ..models import Domain, Membership, Organization, Role
+from ..schema_pool.pool import spare_claim
 from ..signals import membership_added
 from ..slugs import schema_name_for, validate_slug
 from .memberships import INACTIVE_USER
@@ -61,6 +63,20 @@ def _lock_creator(user: User) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
+def organization_onboarding_lock() -> None:
+    """Serialize staff onboarding (admin, create_org) until this transaction ends.
+
+    It creates the first admin's user before the schema, and migrating a schema creates
+    foreign keys to the users table, which locks it (SHARE ROW EXCLUSIVE) against the user
+    the other onboarding inserted: two at once deadlocked, and one of them was a 500. The
+    admin takes it while validating its form (the check then stays true until the save),
+    so the second of two onboardings of one slug gets a form error, not a failing save.
+    """
+    key = zlib.crc32(b"organization-onboarding")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
 def organization_slug_check(*, slug: str) -> str:
     """Validate `slug` and that it is free; return its schema name. Raises ValidationError."""
     try:
@@ -84,8 +100,13 @@ def organization_create(
 ) -> Organization:
     """Provision an organization: row, schema with every tenant table, domain, first ADMIN.
 
+    The schema is a spare from the pool, renamed (milliseconds, however many migrations
+    there are, and no lock on the users table, which creating foreign keys to it takes);
+    when the pool has no current spare, a new schema is migrated here (the slow way).
+
     All of it happens in one transaction (PostgreSQL DDL is transactional): if any step
-    fails, no row, schema, domain or membership is left behind.
+    fails, no row, schema, domain or membership is left behind, and a claimed spare is back
+    in the pool.
     """
     name = _validate_name(name)
     if not isinstance(slug, str):
@@ -103,14 +124,27 @@ def organization_create(
             organization.save()
     except IntegrityError as exc:  # lost a race that bypassed the lock (e.g. raw inserts)
         raise ValidationError({"slug": [SLUG_TAKEN]}, code="unique") from exc
-    organization.create_schema(check_if_exists=False, verbosity=0)
+    spare = spare_claim(schema_name=schema_name)
+    if spare is None:
+        try:
+            organization.create_schema(check_if_exists=False, verbosity=0)
+        finally:
+            # django-tenants switches back to public only after the last migration: one that
+            # fails would leave the connection on the rolled-back schema.
+            connection.set_schema_to_public()
     Domain.objects.create(domain=organization.domain, tenant=organization, is_primary=True)
     membership = Membership.objects.create(user=admin, organization=organization, role=Role.ADMIN)
     # The new schema's apps record their first member (in this same transaction).
     membership_added.send(
         sender=Membership, organization=organization, membership=membership, actor=actor
     )
-    logger.info("Provisioned organization %s in schema %s", slug, schema_name)
+    schema_pool_nudge()
+    logger.info(
+        "Provisioned organization %s in schema %s (%s)",
+        slug,
+        schema_name,
+        f"spare {spare}" if spare else "migrated",
+    )
     return organization
 
 
@@ -145,11 +179,14 @@ def organization_onboard(
     """Onboard from the admin or the command line (trusted: staff vouch for the first admin,
     who becomes ADMIN directly). A first admin without a usable password is emailed a
     single-use link to set one, so they can start with no staff help."""
+    organization_onboarding_lock()
     # The organization's own problems are reported before the email's (a user created here
     # would be rolled back with the transaction anyway); organization_create re-checks under
     # the slug lock.
     _validate_name(name)
     organization_slug_check(slug=slug)
+    # Before the user is created, like the self-service path holds it before the schema.
+    _lock_slug(slug)
     try:
         admin, created = user_get_or_create(email=admin_email)
     except ValidationError as exc:

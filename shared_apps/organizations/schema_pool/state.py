@@ -1,0 +1,119 @@
+"""The current migration state of tenant schemas: which migrations a freshly migrated schema
+records, and a key that changes whenever the SQL a fresh migration runs could change."""
+
+import functools
+import hashlib
+import sys
+from typing import NamedTuple
+
+import django
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
+from django_tenants.utils import quote_schema_name
+
+
+class MigrationState(NamedTuple):
+    """What a schema migrated from scratch by this code records, and the key of it."""
+
+    key: str
+    migrations: frozenset[str]  # "app.name"
+
+
+@functools.cache
+def migration_state() -> MigrationState:
+    """The state of the migrations on disk, computed once per process (loading the graph
+    takes tens of milliseconds); `forget_migration_state()` after changing them in-process.
+
+    A fresh `migrate` records every migration on disk (tenant schemas record the shared
+    apps' too, their operations skipped by the router), and a squashed migration records
+    the names it replaces as well. The key also covers each migration's source and the
+    versions of Django and PostgreSQL, which decide the SQL a migration runs.
+    """
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    names = set()
+    digest = hashlib.sha256()
+    digest.update(f"django {django.__version__} postgresql {connection.pg_version}\n".encode())
+    for (app_label, name), migration in sorted(loader.disk_migrations.items()):
+        names.add(f"{app_label}.{name}")
+        names.update(f"{app}.{replaced}" for app, replaced in migration.replaces)
+        digest.update(f"{app_label}.{name}\n".encode())
+        digest.update(_source_of(migration))
+    return MigrationState(key=digest.hexdigest()[:32], migrations=frozenset(names))
+
+
+def forget_migration_state() -> None:
+    """Compute the state again on next use (after migrations were added in this process)."""
+    migration_state.cache_clear()
+
+
+def _source_of(migration) -> bytes:
+    path = getattr(sys.modules[type(migration).__module__], "__file__", None)
+    if path is None:
+        return b""
+    with open(path, "rb") as source:
+        return source.read()
+
+
+def recorded_migrations(schema_name: str) -> frozenset[str] | None:
+    """The migrations `schema_name` has recorded ("app.name"); None if it has no migration
+    table (or does not exist). Reads the table by its qualified name: no schema switch."""
+    table = f"{quote_schema_name(schema_name)}.django_migrations"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [table])
+        if cursor.fetchone()[0] is None:
+            return None
+        cursor.execute(f"SELECT app, name FROM {table}")
+        return frozenset(f"{app}.{name}" for app, name in cursor.fetchall())
+
+
+def is_current(schema_name: str) -> bool:
+    """Whether `schema_name` exists and has recorded exactly the current migrations."""
+    return recorded_migrations(schema_name) == migration_state().migrations
+
+
+# Every object of a schema, by definition, the schema's own name blanked out: one md5.
+_FINGERPRINT = """
+WITH objects(kind, definition) AS (
+    SELECT 'relation', concat_ws(':', c.relname, c.relkind, c.relpersistence)
+    FROM pg_class c WHERE c.relnamespace = %(oid)s
+  UNION ALL
+    SELECT 'column', concat_ws(':', c.relname, a.attname, a.attnum,
+        format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity, a.attgenerated,
+        coalesce(pg_get_expr(d.adbin, d.adrelid), '-'))
+    FROM pg_attribute a
+    JOIN pg_class c ON c.oid = a.attrelid
+    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+    WHERE c.relnamespace = %(oid)s AND a.attnum > 0 AND NOT a.attisdropped
+  UNION ALL
+    SELECT 'index', pg_get_indexdef(i.indexrelid)
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relnamespace = %(oid)s
+  UNION ALL
+    SELECT 'constraint', concat_ws(':', con.conname, pg_get_constraintdef(con.oid),
+        con.condeferrable, con.condeferred, con.convalidated)
+    FROM pg_constraint con WHERE con.connamespace = %(oid)s
+  UNION ALL
+    SELECT 'trigger', pg_get_triggerdef(t.oid)
+    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+    WHERE c.relnamespace = %(oid)s AND NOT t.tgisinternal
+  UNION ALL
+    SELECT 'function', pg_get_functiondef(p.oid)
+    FROM pg_proc p WHERE p.pronamespace = %(oid)s AND p.prokind IN ('f', 'p')
+  UNION ALL
+    SELECT 'sequence', concat_ws(':', s.sequencename, coalesce(s.last_value::text, 'fresh'))
+    FROM pg_sequences s WHERE s.schemaname = %(name)s
+)
+SELECT md5(string_agg(kind || ' ' || replace(definition, %(name)s, '<schema>'), E'\\n'
+                      ORDER BY kind, definition))
+FROM objects
+"""
+
+
+def schema_fingerprint(schema_name: str) -> str:
+    """One hash of everything `schema_name` defines (tables, columns with types, defaults
+    and nullability, indexes, constraints, triggers, functions, sequence positions), equal
+    for two schemas that differ only by name."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT oid FROM pg_namespace WHERE nspname = %s", [schema_name])
+        (oid,) = cursor.fetchone()
+        cursor.execute(_FINGERPRINT, {"oid": oid, "name": schema_name})
+        return cursor.fetchone()[0]
