@@ -3,9 +3,9 @@ APIs, API docs."""
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from saas.api import messages
+from saas.api.docs import DocsView, SchemaView
 from saas.api.throttling import throttle_login_form
 from saas.api.views import api_not_found
 from saas.index import site_index
@@ -26,8 +26,8 @@ urlpatterns = [
     path("api/auth/", include("shared_apps.organizations.urls_me")),
     path("api/auth/", include("shared_apps.accounts.urls")),
     path("api/", include("shared_apps.organizations.urls_public")),
-    path("api/schema/", SpectacularAPIView.as_view(urlconf="saas.urls_public"), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/schema/", SchemaView.as_view(urlconf="saas.urls_public"), name="schema"),
+    path("api/docs/", DocsView.as_view(url_name="schema"), name="docs"),
     # Last: any other /api/ URL is a JSON 404; organization endpoints say where they are.
     re_path(
         r"^api/(?:projects|tasks|members|invitations)(?:/|$)",

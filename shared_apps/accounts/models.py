@@ -3,7 +3,7 @@
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractUser
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 from django.utils import timezone
 
 
@@ -74,6 +74,12 @@ class User(AbstractUser):
                 name="accounts_user_email_ci_unique",
                 violation_error_message="A user with this email already exists.",
             ),
+        ]
+        indexes = [
+            # `email__iexact` (login, sign-up, invitations) compiles to UPPER(email) = UPPER(%s),
+            # which the lower(email) unique index cannot serve: without this, every lookup
+            # reads the whole users table.
+            models.Index(Upper("email"), name="accounts_user_email_upper"),
         ]
 
     def __str__(self):

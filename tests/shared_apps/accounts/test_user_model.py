@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 
 from shared_apps.accounts.models import User
 from shared_apps.accounts.services import user_create
@@ -126,3 +127,19 @@ def test_a_full_name_too_long_to_store_is_refused_on_the_full_name_field():
 
     assert list(excinfo.value.message_dict) == ["full_name"]
     assert not User.objects.filter(email="harry@x.com").exists()
+
+
+def test_case_insensitive_email_lookups_are_served_by_an_index():
+    """Login, sign-up and invitations look users up with `email__iexact`; with sequential
+    scans off, the plan must name the UPPER(email) index rather than fall back to a scan."""
+    user_create(email="indexed@example.com", password=None)
+    query = User.objects.filter(email__iexact="INDEXED@example.com")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        sql, params = query.query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        transaction.set_rollback(True)
+
+    assert "accounts_user_email_upper" in plan
+    assert query.get().email == "indexed@example.com"
