@@ -14,6 +14,7 @@ from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from saas.api import messages, throttling
+from saas.db.errors import RETRY_AFTER_SECONDS, database_unavailable, log_database_unavailable
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -46,6 +47,13 @@ class ServiceUnavailable(exceptions.APIException):
     wait = 30
 
 
+class DatabaseUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = messages.DATABASE_UNAVAILABLE
+    default_code = "database_unavailable"
+    wait = RETRY_AFTER_SECONDS  # sent as `Retry-After`
+
+
 class JobQueueUnavailableError(Exception):
     """Raised when a background job cannot be queued (the broker is down or too slow): a 503
     saying so, after whatever the request wrote for the job was removed (saas.api.jobs).
@@ -58,6 +66,8 @@ def exception_handler(exc, context):
     - Django ValidationError -> 400 `{"field": [msg]}` / `{"detail": ...}`;
     - ConflictError (a service's "not now, the data changed") -> 409 `{"detail": ...}`;
     - JobQueueUnavailableError (a job could not be queued) -> 503 with `Retry-After`;
+    - PostgreSQL unreachable, restarting or out of connections -> 503 with `Retry-After`
+      (saas/db/errors.py; a failing query stays a 500);
     - a body over DATA_UPLOAD_MAX_MEMORY_SIZE -> 413 naming the limit, other SuspiciousOperation
       (too many parameters, ...) -> 400, logged to django.security.* as Django would;
     - 401/403 for a method the view has no handler for -> 405: DRF checks permissions before
@@ -75,6 +85,9 @@ def exception_handler(exc, context):
         exc = Conflict(exc.message, code=exc.code)
     elif isinstance(exc, JobQueueUnavailableError):
         exc = ServiceUnavailable()
+    elif database_unavailable(exc):
+        log_database_unavailable(exc, getattr(context.get("request"), "path", "?"))
+        exc = DatabaseUnavailable()
     elif isinstance(exc, SuspiciousOperation):
         exc = _suspicious_operation(exc, context.get("request"))
     elif isinstance(

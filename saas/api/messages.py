@@ -32,6 +32,8 @@ INVALID_DATETIME = (
 )
 INVALID_USER_ID = 'Enter a user id or "me".'
 
+# 503 while PostgreSQL is down, restarting or out of connections (saas/db/errors.py).
+DATABASE_UNAVAILABLE = "The database is not answering right now: try again in a few seconds."
 JOBS_UNAVAILABLE = (
     "Background jobs cannot be queued right now (the job queue does not answer), so nothing "
     "was created: try again in a minute."

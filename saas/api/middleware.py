@@ -5,7 +5,8 @@ import logging
 from django.core.signals import got_request_exception
 from django.urls import Resolver404, resolve
 
-from saas.api.views import api_not_found, server_error
+from saas.api.views import api_not_found, database_unavailable_response, server_error
+from saas.db.errors import database_unavailable, log_database_unavailable
 
 API_PREFIX = "/api/"
 
@@ -42,7 +43,8 @@ def _is_api_route(path: str, urlconf) -> bool:
 
 
 class ApiServerErrorMiddleware:
-    """A view's unhandled exception under /api/ answers the JSON 500 in every mode.
+    """A view's unhandled exception under /api/ answers the JSON 500 in every mode, and on
+    any path a 503 when it means PostgreSQL is unavailable (saas/db/errors.py).
 
     With DEBUG off Django already uses handler500 (JSON); with it on, Django would answer its
     technical page (HTML or plain text) to API clients. The traceback is logged either way,
@@ -59,6 +61,10 @@ class ApiServerErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
+        if database_unavailable(exception):
+            # PostgreSQL down: a 503 on every path (pages too), not a logged traceback.
+            log_database_unavailable(exception, request.path)
+            return database_unavailable_response()
         if not request.path_info.startswith(API_PREFIX):
             return None
         got_request_exception.send(sender=None, request=request)

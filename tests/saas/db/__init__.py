@@ -1,0 +1,1 @@
+"""Tests of saas/db: the pool modes, the backend for transaction pooling, unavailability."""
