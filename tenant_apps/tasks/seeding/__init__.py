@@ -1,0 +1,22 @@
+"""Bulk seeding of organizations with realistic tasks (manage.py seed_tasks, the benchmark)."""
+
+from .load import LoadError, LoadReport, tasks_load, tasks_vacuum
+from .organizations import (
+    SeedResult,
+    organization_seed,
+    organization_slugs,
+    organizations_seed,
+    seeded_email,
+)
+
+__all__ = [
+    "LoadError",
+    "LoadReport",
+    "SeedResult",
+    "organization_seed",
+    "organization_slugs",
+    "organizations_seed",
+    "seeded_email",
+    "tasks_load",
+    "tasks_vacuum",
+]
