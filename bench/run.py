@@ -19,7 +19,16 @@ from bench.core import Report  # noqa: E402
 
 # Run order matters little; each module builds (once) and reuses the data it needs.
 SCENARIOS = [
+    "bench.task_list",
+    "bench.rowlevel",
     "bench.dashboard",
+    "bench.activity_cost",
+    "bench.export",
+    "bench.onboarding",
+    "bench.migrations",
+    "bench.seed",
+    "bench.throughput",
+    "bench.many_orgs",
 ]
 
 

