@@ -151,6 +151,12 @@ def test_emailed_links_use_the_configured_site_never_the_requests_host(
             "/api/auth/password-reset/", {"email": user.email}, format="json", **headers
         )
 
+    if response.status_code == 404:
+        # An IP literal reaches the public site only in development (DEBUG): unrouted, it is
+        # a JSON 404 and nothing is sent.
+        assert response["Content-Type"] == "application/json"
+        assert mail.outbox == []
+        return
     assert response.status_code == 202
     (email,) = mail.outbox
     assert public_url("accounts/reset/") in email.body
