@@ -16,6 +16,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -41,10 +42,16 @@ def pgbouncer(django_db_setup):
     """PgBouncer, pool_mode=transaction, default_pool_size=2, in front of the test database
     (skips, saying why, when the pgbouncer binary is not installed)."""
     database = settings.DATABASES["default"]
+    host = database.get("HOST") or "127.0.0.1"
+    if host.startswith("/") and os.geteuid() == 0 and Path(host).stat().st_mode & 0o005 == 0:
+        # The embedded server (make test without DATABASE_URL) keeps its socket in a folder
+        # private to its own user, which PgBouncer (run as postgres under root) cannot enter;
+        # CI runs this test against the machine's PostgreSQL over TCP.
+        pytest.skip(f"PgBouncer cannot reach the socket folder {host} (private to its owner)")
     folder = service_folder("faults-pgbouncer-")
     bouncer = PgBouncer(
         folder=folder,
-        server_host=database.get("HOST") or "127.0.0.1",
+        server_host=host,
         server_port=int(database.get("PORT") or 5432),
         database=database["NAME"],
         pool_mode="transaction",

@@ -263,9 +263,11 @@ def tasks_load(
 
 def tasks_vacuum(report: LoadReport) -> bool:
     """VACUUM the task tables after `report`'s load (outside any transaction, which VACUUM
-    refuses), for the visibility map that index-only scans need; whether it ran. Not after
-    COPY FREEZE, which set the map itself, nor inside a transaction (tests)."""
-    if report.frozen or connection.in_atomic_block:
+    refuses), for the visibility map that index-only scans need; whether it ran. Not inside a
+    transaction (tests). After COPY FREEZE too: it is nearly free there (all-frozen pages are
+    skipped), and whether the map and pg_class's relallvisible are already set after COPY
+    FREEZE differs between PostgreSQL versions (15 yes; 18, embedded, not always)."""
+    if connection.in_atomic_block:
         return False
     # The map is all this is for: index cleanup (flushing the trigram index's pending list
     # into the index) is left to autovacuum, and would cost more than the rest here.

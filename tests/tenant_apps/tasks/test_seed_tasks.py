@@ -332,7 +332,7 @@ def all_pages_visible(organization: Organization) -> bool:
 def test_after_a_committed_load_every_page_is_visible_for_index_only_scans(
     committed, monkeypatch, bulk_from
 ):
-    # A big load (from 100 rows) into the empty table writes its rows frozen, with no VACUUM;
+    # A big load (from 100 rows) into the empty table writes its rows frozen, then a VACUUM;
     # a small one (below 10,000) is vacuumed after the commit. The second load goes into
     # 2,000 rows: its indexes rebuilt or kept, then VACUUM either way.
     monkeypatch.setattr(bulk, "BULK_MIN_ROWS", bulk_from)

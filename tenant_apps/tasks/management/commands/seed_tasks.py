@@ -148,7 +148,7 @@ class Command(BaseCommand):
         self.stdout.write(
             "  " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in _stages(result).items())
         )
-        if not (result.vacuumed or load.frozen):
+        if not result.vacuumed:
             self.stdout.write("  (inside a transaction: VACUUM skipped)")
 
     # --- many organizations ----------------------------------------------------------------
