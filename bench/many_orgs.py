@@ -55,6 +55,8 @@ RECYCLE_AFTER = {False: 100, True: 10}
 # Rounds of the five requests timed per database (after API_WARMUP untimed ones).
 API_ROUNDS = {False: 60, True: 15}
 API_WARMUP = 3
+# Rounds of a new connection's first request per database (seconds each at 10,000).
+CONNECT_ROUNDS = {False: 15, True: 5}
 MIGRATE_RUNS = {False: 3, True: 1}
 RATIO_TARGET = 1.2
 BATCH = 100  # spares built per refill while provisioning
@@ -102,6 +104,7 @@ def run(report, *, quick: bool) -> None:
     provisioned = _python(work, nonce, "provision", str(organizations))
     # The copy at 10 organizations and the database at N, in turn.
     compared = _api_rounds([work, ten], nonce, rounds=API_ROUNDS[quick])
+    connected = _api_rounds([work, ten], nonce, rounds=CONNECT_ROUNDS[quick], action="connect")
     catalogue_n = _python(work, nonce, "catalogue")
     catalogue_10 = _python(ten, nonce, "catalogue")
     memory_orgs = min(MEMORY_ORGS[quick], organizations - 1)
@@ -173,6 +176,9 @@ def run(report, *, quick: bool) -> None:
             )
         )
 
+    # A new connection's first request: what the users table's triggers cost it.
+    _connection_rows(report, connected[work], connected[ten])
+
     # (c) Backend memory after serving many organizations, and with recycling.
     _memory_rows(report, kept, recycled, quick=quick)
 
@@ -227,6 +233,83 @@ def _buckets(claim_ms: list[float], refill_ms: list[float], start: int) -> dict[
             round(statistics.median(refill_ms[first:last]), 1),
         ]
     return out
+
+
+def _connection_rows(report, at_n: dict, at_10: dict) -> None:
+    """A new connection at N organizations against 10: its first request, its backend's
+    memory, an update of a user's row, and the triggers on the users table behind them."""
+    from bench.core import Row, Timing
+
+    organizations = at_n["organizations"]
+    first_n, first_10 = (Timing(tuple(f["samples"]["first request"])) for f in (at_n, at_10))
+    triggers_n, triggers_10 = at_n["user_triggers"], at_10["user_triggers"]
+    report.add(
+        Row(
+            SECTION,
+            f"task list as a new connection's first request, {organizations:,} "
+            "organizations vs 10, p50",
+            first_n.p50,
+            "ms",
+            reference=first_10.p50,
+            reference_name="same org, copy of the database at 10 organizations",
+            target=f"<= {RATIO_TARGET}x",
+            passed=first_n.p50 <= RATIO_TARGET * first_10.p50,
+            details={
+                "rounds": len(first_n.samples),
+                "p99 ms at N / 10": [round(first_n.p99, 1), round(first_10.p99, 1)],
+                "why": "the backend builds its cache entry of public.accounts_user, with "
+                "every trigger the tenant tables' foreign keys put on it",
+            },
+        )
+    )
+    memory_n, memory_10 = (
+        statistics.median(f["samples"]["contexts"]) / 2**20 for f in (at_n, at_10)
+    )
+    rss = [f["samples"]["rss_anon"] for f in (at_n, at_10)]
+    report.add(
+        Row(
+            SECTION,
+            f"backend memory after a new connection's first request, {organizations:,} vs 10",
+            memory_n,
+            "MB",
+            reference=memory_10,
+            reference_name="at 10 organizations",
+            details={
+                "RssAnon MB at N / 10": [
+                    None if None in one else round(statistics.median(one) / 2**20, 1) for one in rss
+                ]
+            },
+        )
+    )
+    update_n, update_10 = (Timing(tuple(f["samples"]["user update"])) for f in (at_n, at_10))
+    report.add(
+        Row(
+            SECTION,
+            f"update of a user's row (no key changed), {organizations:,} vs 10, p50",
+            update_n.p50,
+            "ms",
+            reference=update_10.p50,
+            reference_name="at 10 organizations",
+        )
+    )
+    report.add(
+        Row(
+            SECTION,
+            f"triggers on public.accounts_user, {organizations:,} organizations",
+            triggers_n,
+            "triggers",
+            reference=triggers_10,
+            reference_name="at 10 organizations",
+            details={
+                "per organization added": round(
+                    (triggers_n - triggers_10) / max(1, organizations - at_10["organizations"]),
+                    1,
+                ),
+                "why": "PostgreSQL enforces each foreign key with two triggers on the "
+                "referenced table, one per tenant table's foreign key to the users",
+            },
+        )
+    )
 
 
 def _memory_rows(report, kept: dict, recycled: dict, *, quick: bool) -> None:
@@ -503,16 +586,17 @@ def _python(database: str, nonce: str, *args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _api_rounds(databases: list[str], nonce: str, *, rounds: int) -> dict:
-    """The five requests on many-main in each database, one process per database kept
-    waiting between rounds; the databases take turns, in alternating order (ABBA), so a
-    change of load weighs on all alike. API_WARMUP rounds first, untimed. Returns, per
-    database, {"organizations": n, "samples": {request: [ms, ...]}}."""
+def _api_rounds(databases: list[str], nonce: str, *, rounds: int, action: str = "api") -> dict:
+    """Rounds of `action` (`api`: the five requests on many-main; `connect`: its first request
+    on a new connection) in each database, one process per database kept waiting between
+    rounds; the databases take turns, in alternating order (ABBA), so a change of load weighs
+    on all alike. API_WARMUP rounds first, untimed. Returns, per database, what the process
+    said first ({"organizations": n, ...}) and "samples": {figure: [value per round]}."""
     processes = {}
     try:
         for database in databases:
             processes[database] = subprocess.Popen(
-                [sys.executable, "-m", "bench.many_orgs", "api"],
+                [sys.executable, "-m", "bench.many_orgs", action],
                 cwd=BASE_DIR,
                 env=_environment(database, nonce),
                 stdin=subprocess.PIPE,
@@ -520,8 +604,7 @@ def _api_rounds(databases: list[str], nonce: str, *, rounds: int) -> dict:
                 text=True,
             )
         figures = {
-            database: {**_reply(process), "samples": {name: [] for name in REQUESTS}}
-            for database, process in processes.items()
+            database: {**_reply(process), "samples": {}} for database, process in processes.items()
         }
         for number in range(API_WARMUP + rounds):
             order = databases if number % 2 == 0 else databases[::-1]
@@ -531,20 +614,20 @@ def _api_rounds(databases: list[str], nonce: str, *, rounds: int) -> dict:
                 process.stdin.flush()
                 times = _reply(process)
                 if number >= API_WARMUP:
-                    for name, ms in times.items():
-                        figures[database]["samples"][name].append(ms)
+                    for name, value in times.items():
+                        figures[database]["samples"].setdefault(name, []).append(value)
     finally:
         for process in processes.values():
             process.stdin.close()
             if process.wait(timeout=60) != 0:
-                raise RuntimeError(f"bench.many_orgs api failed ({process.returncode})")
+                raise RuntimeError(f"bench.many_orgs {action} failed ({process.returncode})")
     return figures
 
 
 def _reply(process) -> dict:
     line = process.stdout.readline()
     if not line:
-        raise RuntimeError("bench.many_orgs api stopped (see its traceback above)")
+        raise RuntimeError("bench.many_orgs stopped (see its traceback above)")
     return json.loads(line)
 
 
@@ -759,6 +842,52 @@ def _api_serve() -> None:
     connection.set_schema_to_public()
 
 
+def _connect_serve() -> None:
+    """Like _api_serve, for a new connection: print the organizations' count and the
+    triggers on the users table, then for each `round` on stdin close the connection, make
+    the task list request (the new connection's first), sample the backend's memory, and
+    time an update of the user's row that changes no key (every foreign key to the table
+    has triggers on it), printing one JSON line."""
+    from django.db import connection
+    from rest_framework.test import APIClient
+
+    from shared_apps.accounts.models import User
+    from shared_apps.organizations.models import Organization
+
+    organization = Organization.objects.get(slug=MAIN_SLUG)
+    user = User.objects.get(email=ADMIN_EMAIL)
+    client = APIClient(HTTP_HOST=organization.domain, HTTP_AUTHORIZATION=f"Bearer {_token(user)}")
+    table = User._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgrelid = %s::regclass", [table])
+        triggers = cursor.fetchone()[0]
+    print(
+        json.dumps({"organizations": _organization_count(), "user_triggers": triggers}),
+        flush=True,
+    )
+    for line in sys.stdin:
+        if line.strip() != "round":
+            break
+        connection.close()
+        started = time.perf_counter()
+        response = client.get("/api/tasks/")
+        first_ms = (time.perf_counter() - started) * 1000
+        assert response.status_code == 200, response.status_code
+        memory = _memory_sample()
+        with connection.cursor() as cursor:
+            started = time.perf_counter()
+            cursor.execute(
+                f"UPDATE {connection.ops.quote_name(table)} SET full_name = full_name"
+                " WHERE id = %s",
+                [user.pk],
+            )
+            update_ms = (time.perf_counter() - started) * 1000
+        figures = {"first request": first_ms, "contexts": memory["contexts"]}
+        figures |= {"rss_anon": memory["rss_anon"], "user update": update_ms}
+        print(json.dumps(figures), flush=True)
+    connection.set_schema_to_public()
+
+
 def _memory_orgs(count: int):
     from shared_apps.organizations.models import Organization
 
@@ -959,6 +1088,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="action", required=True)
     sub.add_parser("template")
     sub.add_parser("api")
+    sub.add_parser("connect")
     sub.add_parser("provision").add_argument("target", type=int)
     sub.add_parser("catalogue")
     memory = sub.add_parser("memory")
@@ -977,6 +1107,9 @@ def main() -> None:
             figures = _template()
         elif args.action == "api":
             _api_serve()
+            return
+        elif args.action == "connect":
+            _connect_serve()
             return
         elif args.action == "provision":
             figures = _provision(args.target)
