@@ -247,6 +247,7 @@ CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="celery")
 # (saas.api.jobs) instead of hanging on a dead or unreachable Redis.
 JOB_QUEUE_TIMEOUT = env.float("JOB_QUEUE_TIMEOUT", default=1.0)
 CELERY_BROKER_CONNECTION_TIMEOUT = JOB_QUEUE_TIMEOUT
+_visibility = env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": JOB_QUEUE_TIMEOUT,
     "socket_timeout": JOB_QUEUE_TIMEOUT,
@@ -255,7 +256,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Seconds before Redis hands an unacknowledged job (acks_late) to another worker: longer
     # than any job may run (the exports' hard time limit), so a slow job is never run twice
     # at once.
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 3600),
+    "visibility_timeout": _visibility,
+    # Workers sweep for jobs whose worker died (a lost container) every this many seconds.
+    # Kombu's default scans only every 10th sweep of 10 s (~100 s): one ZRANGE per 10 s is
+    # cheap, and a short visibility timeout (tests) is swept at its own pace.
+    "unacked_restore_interval": min(10, max(1, _visibility)),
+    "unacked_restore_throttle": 1,
 }
 # One retry (a pooled connection Redis dropped since), at once; then the error surfaces.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
