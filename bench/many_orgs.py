@@ -790,15 +790,13 @@ def _api_serve() -> None:
     """Serve rounds of the five requests on many-main: print the organizations' count, then
     for each line `round` read on stdin make each request once, in turn, and print their
     times (ms) as one JSON line; stop at end of input."""
-    from django.core.cache import cache
     from django.db import connection
-    from django.utils import timezone
     from django_tenants.utils import tenant_context
     from rest_framework.test import APIClient
 
     from shared_apps.accounts.models import User
     from shared_apps.organizations.models import Organization
-    from tenant_apps.tasks.cache import current_version, dashboard_key
+    from tenant_apps.tasks.cache import dashboard_forget
     from tenant_apps.tasks.models import Task
 
     organization = Organization.objects.get(slug=MAIN_SLUG)
@@ -811,8 +809,7 @@ def _api_serve() -> None:
 
     def forget():
         with tenant_context(organization):
-            key = dashboard_key(current_version(), project_id=None, today=timezone.localdate())
-            cache.delete(key)
+            dashboard_forget()
 
     def get(path: str, x_cache: str | None = None):
         response = client.get(path)

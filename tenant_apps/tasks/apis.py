@@ -3,6 +3,7 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import get_object_or_404
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -24,12 +25,13 @@ from tenant_apps.activity.models import TargetType
 from tenant_apps.activity.selectors import activity_of
 from tenant_apps.activity.serializers import ACTIVITY_ROWS, ActivitySerializer
 
-from .cache import dashboard_read
+from .cache import NoSuchProject, dashboard_read
 from .filters import TaskFilter
 from .models import DUE_DATE_SORT_ASC, DUE_DATE_SORT_DESC
 from .permissions import IsAssigneeChangingStatusOnly
 from .selectors import task_list, task_lookup, task_trash_list
 from .serializers import (
+    NO_SUCH_PROJECT,
     TASK_ROWS,
     DashboardQuerySerializer,
     DashboardSerializer,
@@ -198,9 +200,12 @@ class DashboardApi(FastJSONRenderMixin, APIView):
         query = DashboardQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         project_id = query.validated_data.get("project")
-        data, hit = dashboard_read(
-            project_id=project_id, render=lambda figures: DashboardSerializer(figures).data
-        )
+        try:
+            data, hit = dashboard_read(
+                project_id=project_id, render=lambda figures: DashboardSerializer(figures).data
+            )
+        except NoSuchProject:
+            raise ValidationError({"project": [NO_SUCH_PROJECT.format(id=project_id)]}) from None
         response = Response(data)
         response["X-Cache"] = "HIT" if hit else "MISS"
         return response

@@ -21,6 +21,10 @@ A miss adds up the running counts PostgreSQL keeps (tenant_apps.tasks.selectors)
 per project and assignee whatever the number of tasks, and compacts them afterwards once enough
 change rows have piled up (tenant_apps.tasks.dashboard_counts).
 
+Each process also keeps the entries it has read from or stored in Redis (a bounded LRU with
+the same TTL): the key names an immutable state, so a copy is as fresh as the entry, and a
+repeated hit skips the Redis round trip.
+
 Redis errors and timeouts never fail a request: the figures come from the database
 (`X-Cache: MISS`), a warning is logged, and a process-local circuit breaker skips Redis for
 `CACHE_RETRY_SECONDS`, so a dead or black-holed Redis costs one timeout per process and
@@ -29,11 +33,13 @@ period instead of one per request. With the socket timeouts of settings (`REDIS_
 """
 
 import logging
+import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
+from cachetools import TTLCache
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
@@ -41,6 +47,7 @@ from django.utils import timezone
 
 from saas.api.outage import CACHE_ERRORS, CircuitBreaker
 from tenant_apps.activity.models import ChangeCounter
+from tenant_apps.projects.models import Project
 
 from .dashboard_counts import COMPACT_AFTER, dashboard_counts_compact
 from .selectors import dashboard_figures, dashboard_pending_changes
@@ -50,7 +57,25 @@ logger = logging.getLogger(__name__)
 breaker = CircuitBreaker(without_cache="answering dashboards from the database")
 
 
+# Entries this process has read from Redis or stored there, by their full Redis key: a repeated
+# hit then costs neither a round trip nor unpickling (~0.7 ms of a ~4 ms cached request here).
+# As safe as the Redis entries themselves: a key names one version of one schema's figures,
+# which never change. Bounded in entries, and by the same TTL as Redis.
+_local = TTLCache(maxsize=settings.DASHBOARD_LOCAL_ENTRIES, ttl=settings.DASHBOARD_CACHE_TTL)
+_local_lock = threading.Lock()  # cachetools' caches are not thread-safe
+
+
+def _remember(full_key: str, value) -> None:
+    with _local_lock:
+        _local[full_key] = value
+
+
 def _cache_get(key: str):
+    full_key = cache.make_key(key)
+    with _local_lock:
+        value = _local.get(full_key)
+    if value is not None:
+        return value
     if not breaker.allows():
         return None
     try:
@@ -59,6 +84,8 @@ def _cache_get(key: str):
         breaker.trip(error)
         return None
     breaker.succeed()
+    if value is not None:
+        _remember(full_key, value)
     return value
 
 
@@ -71,6 +98,16 @@ def _cache_set(key: str, value, timeout: int) -> None:
         breaker.trip(error)
         return
     breaker.succeed()
+    _remember(cache.make_key(key), value)  # only what Redis holds: Redis stays the cache
+
+
+def dashboard_forget(*, project_id: int | None = None) -> None:
+    """Drop the current organization's entry for `project_id` at its current version, in Redis
+    and in this process, so the next read computes it (benchmarks time such reads)."""
+    key = dashboard_key(current_version(), project_id=project_id, today=timezone.localdate())
+    cache.delete(key)
+    with _local_lock:
+        _local.pop(cache.make_key(key), None)
 
 
 @dataclass(frozen=True)
@@ -81,19 +118,36 @@ class Version:
     change: int
 
 
-def current_version() -> Version:
-    """The organization's change version (and its schema's OID), in one query.
+class NoSuchProject(LookupError):
+    """`?project=` names no live project of this organization."""
+
+
+def current_version(*, project_id: int | None = None) -> Version:
+    """The organization's change version (and its schema's OID), in one query; with
+    `project_id`, the same query checks that the project is live (else NoSuchProject).
 
     Plain SQL: on a cache hit this is the one query the dashboard adds to a request, and the
     ORM would spend longer building it (~0.25 ms) than PostgreSQL answering it (~0.1 ms).
+    The project is checked here, before the cache is read, so unknown ids never leave
+    entries, and in the same snapshot as the version: deleting a project bumps the version,
+    so an entry found under a version at which the project was live is still right.
     """
-    table = connection.ops.quote_name(ChangeCounter._meta.db_table)  # a model's, not input
+    counter = connection.ops.quote_name(ChangeCounter._meta.db_table)  # models', not input
+    projects = connection.ops.quote_name(Project._meta.db_table)
+    live = (
+        "TRUE"
+        if project_id is None
+        else (f"EXISTS (SELECT 1 FROM {projects} WHERE id = %s AND deleted_at IS NULL)")
+    )
+    params = [connection.schema_name] + ([] if project_id is None else [project_id])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT to_regnamespace(%s)::oid::bigint, version FROM {table} WHERE id = 1",
-            [connection.schema_name],
+            f"SELECT to_regnamespace(%s)::oid::bigint, version, {live} FROM {counter} WHERE id = 1",
+            params,
         )
-        schema_oid, change = cursor.fetchone()
+        schema_oid, change, project_live = cursor.fetchone()
+    if not project_live:
+        raise NoSuchProject(project_id)
     return Version(schema_oid=schema_oid, change=change)
 
 
@@ -125,14 +179,16 @@ def dashboard_read(
     """The current organization's dashboard, and whether it came from the cache: `(data, hit)`.
 
     `render` turns the figures (with `generated_at`) into what is stored and returned (the
-    API's serializer), so a hit costs no rendering.
+    API's serializer), so a hit costs no rendering. Raises NoSuchProject when `project_id`
+    is not a live project.
     """
     today = timezone.localdate()
-    cached = _cache_get(dashboard_key(current_version(), project_id=project_id, today=today))
+    version = current_version(project_id=project_id)
+    cached = _cache_get(dashboard_key(version, project_id=project_id, today=today))
     if cached is not None:
         return cached, True
     with _snapshot():
-        version = current_version()
+        version = current_version(project_id=project_id)
         figures = dashboard_figures(today=today, project_id=project_id)
         pending = dashboard_pending_changes()
     data = render({**figures, "generated_at": timezone.now()})

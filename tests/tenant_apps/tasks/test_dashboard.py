@@ -325,6 +325,65 @@ def test_a_second_read_is_a_hit_with_the_same_body_and_no_task_query(world):
     assert not [q["sql"] for q in queries if "tasks_task" in q["sql"]]
 
 
+class CountingCache:
+    """Redis (the real cache) with its reads counted."""
+
+    def __init__(self, real):
+        self.real, self.gets = real, 0
+
+    def get(self, key, *args, **kwargs):
+        self.gets += 1
+        return self.real.get(key, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_a_repeated_hit_is_served_from_the_process_without_asking_redis(world, monkeypatch):
+    counting = CountingCache(dashboard_cache.cache)
+    monkeypatch.setattr(dashboard_cache, "cache", counting)
+    monkeypatch.setattr(dashboard_cache, "_local", type(dashboard_cache._local)(8, ttl=600))
+
+    first, first_cache = read(world.client)  # miss: computed, stored in Redis and here
+    second, second_cache = read(world.client)
+    gets_after_hit = counting.gets
+    with tenant_context(world.organization):
+        task_update(
+            organization=world.organization,
+            task=world.tasks["a1"],
+            data={"status": "DONE"},
+            actor=world.manager,
+        )
+    third, third_cache = read(world.client)
+
+    assert (first_cache, second_cache, third_cache) == ("MISS", "HIT", "MISS")
+    assert gets_after_hit == 1  # only the miss asked Redis
+    assert second == first
+    assert figures_of(third) == sql_figures(world.organization)
+
+
+def test_an_entry_read_from_redis_is_kept_in_the_process(world, monkeypatch):
+    read(world.client)  # stored in Redis (and here)
+    counting = CountingCache(dashboard_cache.cache)
+    monkeypatch.setattr(dashboard_cache, "cache", counting)
+    monkeypatch.setattr(dashboard_cache, "_local", type(dashboard_cache._local)(8, ttl=600))
+
+    caches = [read(world.client)[1] for _ in range(3)]  # a new process: Redis once
+
+    assert caches == ["HIT", "HIT", "HIT"]
+    assert counting.gets == 1
+
+
+def test_the_process_keeps_a_bounded_number_of_entries(world, monkeypatch):
+    monkeypatch.setattr(dashboard_cache, "_local", type(dashboard_cache._local)(2, ttl=600))
+    projects = [world.alpha, world.beta, world.empty]
+
+    for project in projects:
+        read(world.client, f"?project={project.id}")
+
+    assert len(dashboard_cache._local) == 2
+
+
 def _create(world):
     task_create(
         organization=world.organization,
@@ -489,6 +548,9 @@ class FailingCache:
 
     def __init__(self):
         self.calls = 0
+
+    def make_key(self, key, version=None):  # local, as django-redis's: no server involved
+        return key
 
     def get(self, *args, **kwargs):
         self.calls += 1
