@@ -2,7 +2,8 @@
 
 - `session` (the default): PostgreSQL directly, or a pooler that gives each client one server
   connection for the client's whole session (PgBouncer `pool_mode = session`). django-tenants'
-  own backend sets the schema with a session-level `SET search_path`, which is safe there.
+  backend sets the schema with a session-level `SET search_path`, which is safe there;
+  `saas.db.session` skips that statement when the connection already has that schema.
 - `transaction`: PgBouncer `pool_mode = transaction`, where consecutive transactions of one
   client may run on different server connections. A session-level `SET search_path` would stay
   behind on a server connection that another client gets next, and that client would read and
@@ -19,7 +20,7 @@ SESSION = "session"
 TRANSACTION = "transaction"
 POOL_MODES = (SESSION, TRANSACTION)
 # The database backend for each mode (DATABASES["default"]["ENGINE"]).
-ENGINES = {SESSION: "django_tenants.postgresql_backend", TRANSACTION: "saas.db"}
+ENGINES = {SESSION: "saas.db.session", TRANSACTION: "saas.db"}
 
 UNKNOWN_MODE = (
     "DATABASE_POOL_MODE={value!r} is not supported. Use `session` when DATABASE_URL reaches "

@@ -17,10 +17,10 @@ def test_the_modes_and_their_backends():
     assert pool_mode("transaction") == "transaction"
     assert pool_mode(" Session ") == "session"
     assert pool_mode("") == "session"
-    assert ENGINES == {"session": "django_tenants.postgresql_backend", "transaction": "saas.db"}
-    # The suite runs in the default mode, on django-tenants' own backend.
+    assert ENGINES == {"session": "saas.db.session", "transaction": "saas.db"}
+    # The suite runs in the default mode, on django-tenants' backend (saas/db/session).
     assert settings.DATABASE_POOL_MODE == "session"
-    assert settings.DATABASES["default"]["ENGINE"] == "django_tenants.postgresql_backend"
+    assert settings.DATABASES["default"]["ENGINE"] == "saas.db.session"
 
 
 def test_statement_pooling_and_unknown_modes_are_refused_naming_what_to_use():

@@ -1,0 +1,1 @@
+"""The database backend of DATABASE_POOL_MODE=session (ENGINE "saas.db.session")."""
