@@ -490,7 +490,13 @@ SESSION_COOKIE_SECURE = env.bool(
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # --- Logging ------------------------------------------------------------------------------
-LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Any case (gunicorn's own --log-level takes lower case): logging itself knows upper case only.
+LOG_LEVEL = env("LOG_LEVEL", default="INFO").strip().upper()
+if LOG_LEVEL not in LOG_LEVELS:
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL={env('LOG_LEVEL')!r} is not a log level: use one of {', '.join(LOG_LEVELS)}."
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
