@@ -18,7 +18,7 @@ from shared_apps.organizations.services import site_url
 
 
 @extend_schema(exclude=True)
-@api_view(["GET"])
+@api_view(["GET", "HEAD"])  # HEAD: uptime checks probe the site root with it
 @authentication_classes([])
 @permission_classes([AllowAny])
 @renderer_classes([JSONRenderer])

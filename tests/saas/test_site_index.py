@@ -43,3 +43,13 @@ def test_without_aliases_an_ip_address_is_no_site(settings):
     settings.PUBLIC_HOST_ALIASES = []
 
     assert Client(HTTP_HOST="127.0.0.1").get("/").status_code == 404
+
+
+def test_head_answers_like_get_without_a_body(db):
+    # Uptime checks often probe a site's root with HEAD.
+    get = Client(HTTP_HOST="localhost").get("/")
+    head = Client(HTTP_HOST="localhost").head("/")
+
+    assert head.status_code == get.status_code == 200
+    assert head["Content-Type"] == get["Content-Type"]
+    assert head.content == b""
