@@ -1,4 +1,4 @@
-"""10,000 organizations on one node (issue 9 item 4): provisioning them through the schema pool,
+"""10,000 organizations on one node: provisioning them through the schema pool,
 the API on one of them against the same organization with 10 in the database, a PostgreSQL
 connection's memory after serving 1,000 organizations (with and without recycling it), the
 catalogue's size per organization, migrate_schemas with nothing pending, and pg_dump.
