@@ -6,8 +6,8 @@ catalogue's size per organization, migrate_schemas with nothing pending, and pg_
 Usage: DJANGO_SETTINGS_MODULE=saas.settings python -m bench.run --only many_orgs [--quick]
 (--quick: 50 organizations instead of 10,000, the memory pass serves all of them, no pg_dump.
 `BENCH_MANY_ORGS=N` provisions N instead of 10,000. Building a spare costs more the more
-organizations exist (~0.07 s at 10, ~0.4 s at 1,000 on a 2-core machine; the provisioning row
-gives it per thousand), so a full 10,000 takes hours.)
+organizations exist (the provisioning row gives it per thousand organizations), so a full
+10,000 takes hours on a 2-core machine.)
 
 Databases of its own (never the development database; the names follow DATABASES' NAME):
   * `saas_bench_many_base`, the template: migrated, 10 organizations (`many-main`, the one
