@@ -167,9 +167,10 @@ CACHE_RETRY_SECONDS = env.float("CACHE_RETRY_SECONDS", default=5)
 # Safety net only: dashboard entries are keyed by the organization's change version, so a
 # write makes them unreachable at once; this bounds what a write outside the services leaves.
 DASHBOARD_CACHE_TTL = env.int("DASHBOARD_CACHE_TTL", default=600)
-# Dashboard entries each process also keeps in memory (tenant_apps/tasks/cache.py): a few kB
-# each; the most recently used are kept.
-DASHBOARD_LOCAL_ENTRIES = env.int("DASHBOARD_LOCAL_ENTRIES", default=256)
+# Dashboard entries each process also keeps in memory (tenant_apps/tasks/cache.py), the most
+# recently used: a few kB each (0: none). Every write makes new ones, so a busy process fills
+# them; a small number bounds what that costs its memory.
+DASHBOARD_LOCAL_ENTRIES = env.int("DASHBOARD_LOCAL_ENTRIES", default=64)
 # Several deployments sharing one Redis need a prefix each.
 CACHE_KEY_PREFIX = env("CACHE_KEY_PREFIX", default="")
 if REDIS_URL:

@@ -66,6 +66,8 @@ _local_lock = threading.Lock()  # cachetools' caches are not thread-safe
 
 
 def _remember(full_key: str, value) -> None:
+    if _local.maxsize <= 0:  # DASHBOARD_LOCAL_ENTRIES=0: no copies in the process
+        return
     with _local_lock:
         _local[full_key] = value
 

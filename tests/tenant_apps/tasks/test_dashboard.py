@@ -374,6 +374,19 @@ def test_an_entry_read_from_redis_is_kept_in_the_process(world, monkeypatch):
     assert counting.gets == 1
 
 
+def test_no_copies_in_the_process_when_switched_off(world, monkeypatch):
+    # DASHBOARD_LOCAL_ENTRIES=0: every hit asks Redis.
+    monkeypatch.setattr(dashboard_cache, "_local", type(dashboard_cache._local)(0, ttl=600))
+    counting = CountingCache(dashboard_cache.cache)
+    monkeypatch.setattr(dashboard_cache, "cache", counting)
+
+    caches = [read(world.client)[1] for _ in range(3)]
+
+    assert caches == ["MISS", "HIT", "HIT"]
+    assert counting.gets == 3
+    assert len(dashboard_cache._local) == 0
+
+
 def test_the_process_keeps_a_bounded_number_of_entries(world, monkeypatch):
     monkeypatch.setattr(dashboard_cache, "_local", type(dashboard_cache._local)(2, ttl=600))
     projects = [world.alpha, world.beta, world.empty]
