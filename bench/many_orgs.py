@@ -45,7 +45,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
+
+from bench.databases import connect, database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SECTION = "many organizations"
@@ -480,19 +481,6 @@ def _database_name(suffix: str) -> str:
     return f"{name}_{suffix}" if suffix else name
 
 
-def _database_url(name: str) -> str:
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    credentials = quote(db.get("USER") or "", safe="")
-    if db.get("PASSWORD"):
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    host = db.get("HOST") or "localhost"
-    if host.startswith("/"):  # a Unix socket folder
-        return f"postgres://{credentials}@/{name}?host={quote(host, safe='')}"
-    return f"postgres://{credentials}@{host}:{db.get('PORT') or 5432}/{name}"
-
-
 def _admin(sql: str, params=None):
     """Run `sql` on the development database's server (CREATE/DROP DATABASE), in autocommit."""
     from django.db import connection
@@ -500,22 +488,6 @@ def _admin(sql: str, params=None):
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description else None
-
-
-def _connect(name: str):
-    """A psycopg2 connection to database `name` on the same server (close it yourself: its
-    `with` block only ends a transaction)."""
-    import psycopg2
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    return psycopg2.connect(
-        dbname=name,
-        user=db.get("USER") or None,
-        password=db.get("PASSWORD") or None,
-        host=db.get("HOST") or None,
-        port=db.get("PORT") or None,
-    )
 
 
 def _exists(name: str) -> bool:
@@ -537,7 +509,7 @@ def _ensure_template(base: str) -> None:
     from shared_apps.organizations.schema_pool.state import migration_state
 
     if _exists(base):
-        with _connect(base) as probe, probe.cursor() as cursor:
+        with connect(base) as probe, probe.cursor() as cursor:
             cursor.execute("SELECT migration_key FROM organizations_schemarecording")
             keys = {row[0] for row in cursor.fetchall()}
         probe.close()
@@ -557,7 +529,7 @@ def _ensure_template(base: str) -> None:
 def _environment(database: str, nonce: str) -> dict:
     return {
         **os.environ,
-        "DATABASE_URL": _database_url(database),
+        "DATABASE_URL": database_url(database),
         "DATABASE_POOL_MODE": "session",
         "DJANGO_SETTINGS_MODULE": "saas.settings",
         # Onboarding queues no refill (the benchmark refills the pool itself).
@@ -668,7 +640,7 @@ def _pg_dump(database: str) -> dict:
     seconds and its exit status. It holds an ACCESS SHARE lock on every table it dumps until
     it ends, in a lock table PostgreSQL sizes at max_locks_per_transaction x (max_connections
     + max_prepared_transactions)."""
-    with _connect(database) as probe, probe.cursor() as cursor:
+    with connect(database) as probe, probe.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_class WHERE relkind IN ('r', 'p')"
             " AND relnamespace <> 'pg_catalog'::regnamespace"
@@ -684,7 +656,7 @@ def _pg_dump(database: str) -> dict:
     probe.close()
     started = time.perf_counter()
     done = subprocess.run(
-        ["pg_dump", "--schema-only", "--file", os.devnull, "--dbname", _database_url(database)],
+        ["pg_dump", "--schema-only", "--file", os.devnull, "--dbname", database_url(database)],
         capture_output=True,
         text=True,
     )

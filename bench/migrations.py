@@ -32,7 +32,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import quote
+
+from bench.databases import connect, database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # By `quick`: CI builds the quick database afresh each time (about half a second each).
@@ -227,40 +228,11 @@ def _migrations_digest() -> str:
     return digest.hexdigest()[:10]
 
 
-def _database_url(name: str) -> str:
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    credentials = quote(db.get("USER") or "", safe="")
-    if db.get("PASSWORD"):
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    host = db.get("HOST") or "localhost"
-    if host.startswith("/"):  # a Unix socket folder
-        return f"postgres://{credentials}@/{name}?host={quote(host, safe='')}"
-    return f"postgres://{credentials}@{host}:{db.get('PORT') or 5432}/{name}"
-
-
-def _connect(name: str):
-    import psycopg2
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    connection = psycopg2.connect(
-        dbname=name,
-        user=db.get("USER") or None,
-        password=db.get("PASSWORD") or None,
-        host=db.get("HOST") or None,
-        port=db.get("PORT") or None,
-    )
-    connection.autocommit = True
-    return connection
-
-
 def _python(database: str, *args: str) -> tuple[float, str]:
     """Run `python -m bench.migrations ARGS` against `database`; (wall seconds, stdout)."""
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(database),
+        "DATABASE_URL": database_url(database),
         "DJANGO_SETTINGS_MODULE": "saas.settings",
         # Onboarding never queues pool refills to a broker other processes read from.
         "CELERY_TASK_ALWAYS_EAGER": "true",
@@ -283,13 +255,13 @@ def _tenant_schemas(cursor) -> list[str]:
 
 
 def _tenant_schema_count(database: str) -> int:
-    with _connect(database) as connection, connection.cursor() as cursor:
+    with connect(database, autocommit=True) as connection, connection.cursor() as cursor:
         return len(_tenant_schemas(cursor))
 
 
 def _probe_count(database: str) -> int:
     """Tenant schemas holding the new migration's table and its django_migrations row."""
-    with _connect(database) as connection, connection.cursor() as cursor:
+    with connect(database, autocommit=True) as connection, connection.cursor() as cursor:
         count = 0
         for schema in _tenant_schemas(cursor):
             cursor.execute(
@@ -304,7 +276,7 @@ def _probe_count(database: str) -> int:
 def _probe_remove(database: str) -> None:
     """Undo the new migration everywhere (public records it too), a hundred schemas per
     transaction (each statement locks its table until the commit)."""
-    connection = _connect(database)
+    connection = connect(database, autocommit=True)
     try:
         with connection.cursor() as cursor:
             schemas = ["public", *_tenant_schemas(cursor)]

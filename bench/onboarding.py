@@ -25,7 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import quote
+
+from bench.databases import database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SECTION = "onboarding"
@@ -180,24 +181,11 @@ def _bench_database() -> str:
     return name
 
 
-def _database_url(name: str) -> str:
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    credentials = quote(db.get("USER") or "", safe="")
-    if db.get("PASSWORD"):
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    host = db.get("HOST") or "localhost"
-    if host.startswith("/"):  # a Unix socket folder
-        return f"postgres://{credentials}@/{name}?host={quote(host, safe='')}"
-    return f"postgres://{credentials}@{host}:{db.get('PORT') or 5432}/{name}"
-
-
 def _python(database: str, *args: str) -> dict:
     """Run `python -m bench.onboarding ARGS` against `database`; its JSON figures."""
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(database),
+        "DATABASE_URL": database_url(database),
         "DJANGO_SETTINGS_MODULE": "saas.settings",
         # No refill job is queued after each onboarding: the benchmark fills the pool itself.
         "CELERY_TASK_ALWAYS_EAGER": "true",
