@@ -71,6 +71,7 @@ class Row:
     passed: bool | None = None
     deterministic: bool = False
     details: dict = field(default_factory=dict)
+    module: str = ""  # the bench module that measured it (set by bench.run)
 
     @property
     def ratio(self) -> float | None:
@@ -86,6 +87,48 @@ class Report:
     quick: bool = False
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Per module: when it ran, how long it took, its notes (a file may mix runs: --only).
+    modules: dict[str, dict] = field(default_factory=dict)
+
+    def module_done(self, name: str, seconds: float) -> None:
+        """Attribute the rows and notes so far to module `name`, which took `seconds`."""
+        for row in self.rows:
+            row.module = row.module or name
+        claimed = {note for info in self.modules.values() for note in info["notes"]}
+        self.modules[name] = {
+            "generated_at": _now(),
+            "seconds": round(seconds, 1),
+            "notes": [note for note in self.notes if note not in claimed],
+        }
+
+    def absorb(self, path: Path) -> None:
+        """Add the rows, notes and module record of a results file (a module's own process)."""
+        payload = json.loads(path.read_text())
+        fields = set(Row.__dataclass_fields__)
+        for row in payload["rows"]:
+            self.rows.append(Row(**{k: v for k, v in row.items() if k in fields}))
+        self.notes.extend(payload["notes"])
+        self.modules.update(payload.get("modules", {}))
+
+    def keep_others(self, rerun: list[str]) -> None:
+        """Start from the results file's rows of every module not in `rerun` (`--only`)."""
+        path = self.path()
+        if not path.exists():
+            return
+        payload = json.loads(path.read_text())
+        kept = {
+            name: info for name, info in payload.get("modules", {}).items() if name not in rerun
+        }
+        fields = set(Row.__dataclass_fields__)
+        for row in payload["rows"]:
+            if row.get("module") in kept:
+                self.rows.append(Row(**{k: v for k, v in row.items() if k in fields}))
+        for info in kept.values():
+            self.notes.extend(info["notes"])
+        self.modules.update(kept)
+
+    def path(self) -> Path:
+        return RESULTS_DIR / ("quick.json" if self.quick else "latest.json")
 
     def add(self, row: Row) -> Row:
         self.rows.append(row)
@@ -144,17 +187,23 @@ class Report:
         return "\n".join(out)
 
     def write(self, path: Path | None = None) -> Path:
-        path = path or RESULTS_DIR / ("quick.json" if self.quick else "latest.json")
+        path = path or self.path()
         path.parent.mkdir(parents=True, exist_ok=True)
+        order = [module for module in dict.fromkeys(row.module for row in self.rows)]
         payload = {
-            "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "generated_at": _now(),
             "quick": self.quick,
             "machine": machine(),
+            "modules": {name: self.modules[name] for name in order if name in self.modules},
             "rows": [asdict(row) | {"ratio": row.ratio} for row in self.rows],
             "notes": self.notes,
         }
         path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
         return path
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def machine() -> dict:

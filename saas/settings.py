@@ -362,7 +362,8 @@ REST_KNOX = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "shared_apps.accounts.authentication.BearerTokenAuthentication",
+        # Bearer tokens; on an organization's host the user's role there comes in the same query.
+        "shared_apps.organizations.authentication.MemberBearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -1,6 +1,7 @@
 """Helpers for race tests that commit for real on separate connections."""
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,6 +50,23 @@ def finish(*workers: Worker, release: threading.Event) -> None:
     for worker in workers:
         worker.join(timeout=TIMEOUT)
     assert not any(worker.is_alive() for worker in workers), "a worker is stuck"
+
+
+def waits_on_a_lock(worker: Worker, timeout: float = TIMEOUT) -> bool:
+    """Whether `worker` comes to wait on a lock (a connection to this database other than
+    this thread's waits on one) before it ends. Polled, so a slow machine takes longer
+    rather than failing, as a fixed wait would once the worker is slow to reach the lock."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not worker.done.is_set():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock')"
+            )
+            if cursor.fetchone()[0]:
+                return True
+        time.sleep(0.01)
+    return False
 
 
 def last_activity_id(organization) -> int:

@@ -3,6 +3,7 @@
 import binascii
 import functools
 from hmac import compare_digest
+from typing import NamedTuple
 
 from django.db import connection
 from django.utils import timezone
@@ -22,6 +23,15 @@ USE_BEARER = (
 )
 
 
+class TokenJoin(NamedTuple):
+    """More columns read with the token in its one query: `columns` from `join` (SQL built from
+    model metadata, never from input), whose placeholders take `params`."""
+
+    columns: tuple[str, ...]
+    join: str
+    params: tuple = ()
+
+
 class BearerTokenAuthentication(TokenAuthentication):
     """knox's TokenAuthentication (`Authorization: Bearer <token>`), plus:
 
@@ -30,8 +40,13 @@ class BearerTokenAuthentication(TokenAuthentication):
     - a token that is not printable ASCII is a 401 "Invalid token.": knox tokens are hex, and
       knox would fail decoding other bytes as UTF-8 (a 500) or send a NUL to PostgreSQL;
     - the token and its user are read with one plain SQL query (`_tokens`), knox's checks
-      unchanged.
+      unchanged. A subclass can read more in that query (`token_join`): the columns land on
+      the token as `joined`.
     """
+
+    def token_join(self, request) -> TokenJoin | None:
+        """What to read with the token for this request (nothing here)."""
+        return None
 
     def authenticate(self, request):
         try:
@@ -40,6 +55,7 @@ class BearerTokenAuthentication(TokenAuthentication):
             raise AuthenticationFailed(INVALID_TOKEN) from None
         if scheme and scheme[0].lower() == b"token":
             raise AuthenticationFailed(USE_BEARER)
+        self._join = self.token_join(request)
         return super().authenticate(request)
 
     def authenticate_credentials(self, token: bytes):
@@ -51,7 +67,9 @@ class BearerTokenAuthentication(TokenAuthentication):
             raise AuthenticationFailed(INVALID_TOKEN)
         # knox's own loop over the tokens sharing the key, with the tokens read by _tokens().
         token = token.decode("ascii")
-        for auth_token in _tokens(token[: CONSTANTS.TOKEN_KEY_LENGTH]):
+        for auth_token in _tokens(
+            token[: CONSTANTS.TOKEN_KEY_LENGTH], getattr(self, "_join", None)
+        ):
             if self._cleanup_token(auth_token):
                 continue
             try:
@@ -75,21 +93,23 @@ class BearerTokenAuthentication(TokenAuthentication):
 
 
 @functools.cache
-def _tokens_sql() -> str:
-    """The tokens with one key, each with its user, in one query (columns from the models)."""
+def _tokens_sql(join: tuple[tuple[str, ...], str] | None = None) -> str:
+    """The tokens with one key, each with its user (and `join`'s columns), in one query
+    (columns from the models)."""
     token_model, quote = get_token_model(), connection.ops.quote_name
     columns = [f"t.{quote(f.column)}" for f in token_model._meta.concrete_fields]
     columns += [f"u.{quote(f.column)}" for f in User._meta.concrete_fields]
     user_fk = quote(token_model._meta.get_field("user").column)
     key = quote(token_model._meta.get_field("token_key").column)
+    extra_columns, extra_join = join or ((), "")
     return (
-        f"SELECT {', '.join(columns)} FROM {quote(token_model._meta.db_table)} t"
+        f"SELECT {', '.join([*columns, *extra_columns])} FROM {quote(token_model._meta.db_table)} t"
         f" JOIN {quote(User._meta.db_table)} u ON u.{quote(User._meta.pk.column)} = t.{user_fk}"
-        f" WHERE t.{key} = %s"
+        f"{extra_join} WHERE t.{key} = %s"
     )
 
 
-def _tokens(token_key: str) -> list:
+def _tokens(token_key: str, join: TokenJoin | None = None) -> list:
     """knox's `AuthToken.objects.filter(token_key=...).select_related("user")`, as plain SQL.
 
     On every authenticated request: building that query with the ORM took ~0.9 ms of Python
@@ -98,13 +118,19 @@ def _tokens(token_key: str) -> list:
     token_model = get_token_model()
     token_fields = [f.attname for f in token_model._meta.concrete_fields]
     user_fields = [f.attname for f in User._meta.concrete_fields]
+    sql = _tokens_sql(None if join is None else (join.columns, join.join))
+    params = [*(join.params if join else ()), token_key]
     with connection.cursor() as cursor:
-        cursor.execute(_tokens_sql(), [token_key])
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     tokens = []
+    users_end = len(token_fields) + len(user_fields)
     for row in rows:
         auth_token = token_model.from_db(connection.alias, token_fields, row[: len(token_fields)])
-        auth_token.user = User.from_db(connection.alias, user_fields, row[len(token_fields) :])
+        auth_token.user = User.from_db(
+            connection.alias, user_fields, row[len(token_fields) : users_end]
+        )
+        auth_token.joined = row[users_end:]
         tokens.append(auth_token)
     return tokens
 
@@ -114,3 +140,4 @@ class BearerTokenScheme(KnoxTokenScheme):
     authentication classes exactly, so knox's own extension does not cover the subclass)."""
 
     target_class = BearerTokenAuthentication
+    match_subclasses = True  # and MemberBearerTokenAuthentication (organization hosts)

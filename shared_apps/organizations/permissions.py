@@ -18,15 +18,30 @@ TRASH_MANAGERS_ONLY = "Only ADMIN and MANAGER members may list the trash (`delet
 TRASH_PARAMETER = "deleted"
 
 
+def request_organization(request):
+    """The organization the request's host routes to, or None on the base domain."""
+    organization = getattr(request, "tenant", None)
+    if organization is None or getattr(organization, "is_public", True):
+        return None
+    return organization
+
+
+def request_role_remember(request, role: Role | None) -> None:
+    """Record the user's role in the request's organization, read along with its token
+    (shared_apps.organizations.authentication), so `request_role` asks no more."""
+    request._organization_role = role
+
+
 def request_role(request) -> Role | None:
     """The user's role in the request's organization (None: not a member), looked up once."""
     if not hasattr(request, "_organization_role"):
-        organization = getattr(request, "tenant", None)
-        if organization is None or getattr(organization, "is_public", True):
-            role = None
-        else:
-            role = membership_role(user=request.user, organization=organization)
-        request._organization_role = role
+        organization = request_organization(request)
+        role = (
+            None
+            if organization is None
+            else membership_role(user=request.user, organization=organization)
+        )
+        request_role_remember(request, role)
     return request._organization_role
 
 

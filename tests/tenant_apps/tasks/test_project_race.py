@@ -27,6 +27,7 @@ from tests.concurrency import (
     Worker,
     committed_member,
     finish,
+    waits_on_a_lock,
 )
 from tests.factories import client_for, make_project, make_task
 
@@ -65,6 +66,7 @@ def _race_a_request_with_the_deletion(state: dict, send) -> Worker:
 
         # The project still exists for the request's validation (nothing is committed yet), so
         # it gets as far as the lock, and waits there.
+        assert waits_on_a_lock(request), (request.error, request.result)
         assert not request.done.wait(timeout=BLOCKED_FOR), (request.error, request.result)
     finally:
         finish(deleter, request, release=release)

@@ -735,11 +735,11 @@ def test_whole_number_id_filters_still_match(acme, acme_manager, project, member
     assert _ids(member_client.get(TASKS_URL, {"created_by": str(acme_manager.pk)})) == [task.pk]
 
 
-def test_a_task_list_page_costs_exactly_four_queries(acme, globex, acme_admin, acme_member):
-    """The token (with its user: no sweep of the user's other tokens), the membership check,
-    the page, and one query for every assignee on it. Routing remembers the host's
+def test_a_task_list_page_costs_exactly_three_queries(acme, globex, acme_admin, acme_member):
+    """The token (with its user and the membership role: no sweep of the user's other
+    tokens), the page, and one query for every assignee on it. Routing remembers the host's
     organization, and sends no SET search_path while the connection already has its schema
-    (saas/db/session); after a query elsewhere, that SET is a fifth."""
+    (saas/db/session); after a query elsewhere, that SET is a fourth."""
     project = make_project(acme, created_by=acme_admin)
     for _ in range(3):
         make_task(acme, project=project, created_by=acme_admin, assignee_ids=[acme_member.pk])
@@ -755,9 +755,10 @@ def test_a_task_list_page_costs_exactly_four_queries(acme, globex, acme_admin, a
 
     assert response.status_code == again.status_code == 200
     assert len(response.json()["results"]) == len(again.json()["results"]) == 3
-    assert len(captured.captured_queries) == 4
+    assert len(captured.captured_queries) == 3
+    assert "organizations_membership" in captured.captured_queries[0]["sql"]
     assert not [q for q in captured.captured_queries if q["sql"].startswith("SET search_path")]
-    assert len(after_globex.captured_queries) == 5
+    assert len(after_globex.captured_queries) == 4
     assert after_globex.captured_queries[0]["sql"] == (
         f'SET search_path = "{acme.schema_name}","public"'
     )
