@@ -45,6 +45,7 @@ from django.db import connection, transaction  # noqa: E402
 from django_tenants.utils import tenant_context  # noqa: E402
 
 from bench.core import Report, Row  # noqa: E402
+from bench.databases import users_delete  # noqa: E402
 from shared_apps.organizations.models import Membership, Organization  # noqa: E402
 from tenant_apps.projects.models import Project  # noqa: E402
 from tenant_apps.tasks.seeding import bulk  # noqa: E402
@@ -94,11 +95,7 @@ def drop_organizations() -> int:
         dropped += 1
     with connection.cursor() as cursor:
         cursor.execute(f"DROP SCHEMA IF EXISTS {RAW_SCHEMA} CASCADE")
-        # Raw: the ORM's cascade check would look for tenant tables in the public schema.
-        cursor.execute(
-            "DELETE FROM public.accounts_user WHERE email LIKE %s",
-            [SEEDED_USERS],
-        )
+    users_delete("email LIKE %s", [SEEDED_USERS])
     return dropped
 
 

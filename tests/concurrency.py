@@ -17,7 +17,7 @@ from shared_apps.organizations.models import Membership, Organization
 from tenant_apps.activity.models import Activity
 from tenant_apps.projects.models import Project
 from tenant_apps.tasks.models import Task
-from tests.factories import make_user
+from tests.factories import make_user, users_delete
 
 BLOCKED_FOR = 0.3  # how long a waiting transaction must still be waiting
 TIMEOUT = 15  # upper bound for anything that should happen promptly
@@ -78,7 +78,7 @@ def last_activity_id(organization) -> int:
 
 def delete_activity_after(organization, last_id: int) -> None:
     """Remove the activity entries committed since `last_id` (before deleting the users they
-    name as actors, which their foreign key would refuse)."""
+    name as actors)."""
     with tenant_context(organization):
         Activity.objects.filter(id__gt=last_id).delete()
 
@@ -109,6 +109,4 @@ def committed_member(django_db_blocker, *, role: str, label: str) -> Iterator[Us
                 Project.all_objects.filter(created_by_id=user.pk).delete()
             AuthToken.objects.filter(user_id=user.pk).delete()
             Membership.objects.filter(user_id=user.pk).delete()
-            # Raw: the ORM's cascade check would look for tenant tables in the public schema.
-            with connection.cursor() as cursor:
-                cursor.execute("DELETE FROM public.accounts_user WHERE id = %s", [user.pk])
+            users_delete("id = %s", [user.pk])

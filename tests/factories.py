@@ -3,6 +3,7 @@
 import itertools
 
 from django.conf import settings
+from django.db import connection, transaction
 from django_tenants.utils import tenant_context
 from knox.models import AuthToken
 from rest_framework.test import APIClient
@@ -67,3 +68,13 @@ def make_task(organization: Organization, *, project: Project, created_by: User,
         return task_create(
             organization=organization, project=project, created_by=created_by, **fields
         )
+
+
+def users_delete(where: str, params) -> None:
+    """Delete test users for good: raw SQL (the ORM's cascade check would look for tenant
+    tables in public), in a transaction that allows it (the users table refuses deletes
+    otherwise: shared_apps/accounts/migrations/0005)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL saas.allow_user_delete = 'on'")
+        cursor.execute(f"DELETE FROM public.accounts_user WHERE {where}", params)
+        cursor.execute("SET LOCAL saas.allow_user_delete = 'off'")  # a test's savepoint

@@ -8,6 +8,7 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 from knox.models import AuthToken
 
+from bench.databases import users_delete
 from shared_apps.accounts.models import User
 from shared_apps.accounts.services import user_create
 from shared_apps.organizations.models import Membership, Organization, Role
@@ -113,8 +114,8 @@ def world_remove(prefix: str) -> None:
                 "(SELECT id FROM public.accounts_user WHERE email LIKE %s)",
                 [pattern],
             )
-            # Raw: the ORM's cascade would look for tenant tables in the public schema.
-            cursor.execute("DELETE FROM public.accounts_user WHERE email LIKE %s", [pattern])
+    for pattern in patterns:
+        users_delete("email LIKE %s", [pattern])
 
 
 def _user(email: str) -> User:

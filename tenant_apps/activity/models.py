@@ -1,8 +1,9 @@
 """The organization's activity log, and the change counter that versions derived caches."""
 
-from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
+
+from tenant_apps.people import user_reference
 
 
 class Verb(models.TextChoices):
@@ -36,13 +37,7 @@ class Activity(models.Model):
 
     # Null for system jobs (purges, scheduled work). No index of its own: `activity_actor`
     # below starts with it (one index fewer to maintain on every write).
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        related_name="+",
-        db_index=False,
-    )
+    actor = user_reference(null=True, db_index=False)
     verb = models.CharField(max_length=32, choices=Verb.choices)
     target_type = models.CharField(max_length=16, choices=TargetType.choices)
     target_id = models.BigIntegerField()

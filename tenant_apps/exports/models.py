@@ -1,7 +1,8 @@
 """Export: a CSV of the organization's tasks, written by a background job."""
 
-from django.conf import settings
 from django.db import models
+
+from tenant_apps.people import user_reference
 
 
 class ExportStatus(models.TextChoices):
@@ -18,9 +19,7 @@ class Export(models.Model):
 
     Status = ExportStatus
 
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    created_by = user_reference()
     # The task list's filters as validated when the export was requested, `assignee=me`
     # already resolved to the requester's id (the job has no request to resolve it from).
     filters = models.JSONField(default=dict, blank=True)

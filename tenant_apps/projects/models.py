@@ -1,7 +1,8 @@
 """Project: a named group of tasks, unique by name among the organization's live projects."""
 
-from django.conf import settings
 from django.db import models
+
+from tenant_apps.people import user_reference
 
 # The longest description a project or a task may have (serializers enforce it; the OpenAPI
 # schema shows it as maxLength).
@@ -30,13 +31,7 @@ class Trashable(models.Model):
     hides it, `all_objects` does not)."""
 
     deleted_at = models.DateTimeField(null=True, blank=True)
-    deleted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    deleted_by = user_reference(null=True)
 
     objects = LiveManager()  # first, so it is the default manager (and `project.tasks`)
     all_objects = models.Manager()
@@ -54,9 +49,7 @@ class Project(Trashable):
 
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    created_by = user_reference()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -7,6 +7,7 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Coalesce, Upper
 
+from tenant_apps.people import user_reference
 from tenant_apps.projects.models import Trashable
 
 
@@ -40,11 +41,9 @@ class Task(Trashable):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.MEDIUM)
     due_date = models.DateField(null=True, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    created_by = user_reference()
     assignees = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, related_name="+", blank=True, db_table="tasks_task_assignees"
+        settings.AUTH_USER_MODEL, through="TaskAssignee", related_name="+", blank=True
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -101,6 +100,18 @@ class Task(Trashable):
 
     def __str__(self):
         return self.title
+
+
+class TaskAssignee(models.Model):
+    """One assignment of a task to a member: the table behind `Task.assignees`, declared so
+    that its user is a reference without a constraint (tenant_apps.people)."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="+")
+    user = user_reference(on_delete=models.CASCADE)
+
+    class Meta:
+        db_table = "tasks_task_assignees"
+        unique_together = [("task", "user")]
 
 
 # --- The dashboard's running counts ------------------------------------------------------------

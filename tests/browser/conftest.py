@@ -22,7 +22,7 @@ from tenant_apps.projects.models import Project
 from tenant_apps.tasks.models import Task
 from tests.conftest import PRODUCTION_PASSWORD_HASHERS
 from tests.dev_server import committed
-from tests.factories import make_project, make_task, make_user
+from tests.factories import make_project, make_task, make_user, users_delete
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -145,7 +145,6 @@ def _delete(data) -> None:
         for session in Session.objects.all():
             if session.get_decoded().get("_auth_user_id") in user_ids:
                 session.delete()
-        # In acme's schema, so the collector finds acme's task tables (public has none).
-        User.objects.filter(pk__in=[user.pk for user in users]).delete()
+        users_delete("id = ANY(%s)", [[user.pk for user in users]])
     assert not User.objects.filter(email__in=data.emails).exists()
     assert not any(schema_exists(schema) for schema in schemas)

@@ -21,7 +21,7 @@ from tenant_apps.exports.models import Export, ExportStatus
 from tenant_apps.projects.models import Project
 from tenant_apps.tasks.models import Task
 from tests.concurrency import delete_activity_after, last_activity_id
-from tests.factories import make_project, make_task, make_user
+from tests.factories import make_project, make_task, make_user, users_delete
 from tests.jobs import JobWorker
 
 JOB_TIMEOUT = 90
@@ -102,9 +102,7 @@ def exporters(tasks_each: int = 3):
             delete_activity_after(member.organization, last[slug])
             AuthToken.objects.filter(user=member.user).delete()
             Membership.objects.filter(user=member.user).delete()
-            with connection.cursor() as cursor:
-                # Raw: the ORM's cascade check would look for tenant tables in public.
-                cursor.execute("DELETE FROM public.accounts_user WHERE id = %s", [member.user.pk])
+            users_delete("id = %s", [member.user.pk])
 
 
 def wait_for_export(organization: Organization, export_id: int, timeout: float = JOB_TIMEOUT):

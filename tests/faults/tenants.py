@@ -76,6 +76,7 @@ def remove_tenants(prefix: str) -> None:
     from django.db import connection
 
     from shared_apps.organizations.models import Organization
+    from tests.factories import users_delete
 
     connection.set_schema_to_public()
     organizations = list(Organization.objects.filter(slug__startswith=f"{prefix}-"))
@@ -88,8 +89,7 @@ def remove_tenants(prefix: str) -> None:
             "(SELECT id FROM public.accounts_user WHERE email LIKE %s)",
             [emails],
         )
-        # Raw: the ORM's cascade check would look for tenant tables in the public schema.
-        cursor.execute("DELETE FROM public.accounts_user WHERE email LIKE %s", [emails])
+    users_delete("email LIKE %s", [emails])
 
 
 def main(argv: list[str]) -> int:

@@ -38,7 +38,7 @@ from shared_apps.organizations.services import organization_create
 from shared_apps.organizations.services.onboarding import SLUG_TAKEN
 from shared_apps.organizations.signals import membership_added
 from tests.dev_server import committed, database_url
-from tests.factories import make_user
+from tests.factories import make_user, users_delete
 
 from .servers import BASE_DIR
 
@@ -118,9 +118,7 @@ def remove_users(*users: User) -> None:
     ids = [user.pk for user in users]
     AuthToken.objects.filter(user_id__in=ids).delete()
     Membership.objects.filter(user_id__in=ids).delete()
-    with connection.cursor() as cursor:
-        # Raw: the ORM's cascade check would look for tenant tables in the public schema.
-        cursor.execute("DELETE FROM public.accounts_user WHERE id = ANY(%s)", [ids])
+    users_delete("id = ANY(%s)", [ids])
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from tenant_apps.exports.models import Export, ExportStatus
 from tenant_apps.exports.writer import CHUNK_ROWS
 from tenant_apps.tasks.seeding import tasks_load
 from tests.dev_server import committed
-from tests.factories import make_project, make_user
+from tests.factories import make_project, make_user, users_delete
 from tests.jobs import broker_at, real_worker_mode, remove_queue
 
 from .jobs import export_file, pool_children, start_worker, wait_for_export
@@ -74,8 +74,7 @@ def big_organization(django_db_setup, django_db_blocker):
                     path.unlink()
             organization.delete(force_drop=True)
             AuthToken.objects.filter(user=user).delete()
-            with connection.cursor() as cursor:
-                cursor.execute("DELETE FROM public.accounts_user WHERE id = %s", [user.pk])
+            users_delete("id = %s", [user.pk])
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from shared_apps.organizations.slugs import (
     schema_name_for,
     validate_slug,
 )
-from tests.factories import client_for, make_user
+from tests.factories import client_for, make_user, users_delete
 
 # The rule, stated here on its own: 3-40 of a-z, 0-9 and "-", a letter first, no "-" last,
 # no "--", not reserved, no pg- prefix (PostgreSQL's).
@@ -163,9 +163,7 @@ def _delete_users(*users: User) -> None:
     LogEntry.objects.filter(user_id__in=ids).delete()
     AuthToken.objects.filter(user_id__in=ids).delete()
     Membership.objects.filter(user_id__in=ids).delete()
-    with connection.cursor() as cursor:
-        # Raw: the ORM's cascade would look for tenant tables in the public schema.
-        cursor.execute("DELETE FROM public.accounts_user WHERE id = ANY(%s)", [ids])
+    users_delete("id = ANY(%s)", [ids])
 
 
 def _onboard_at_once(django_db_blocker, slugs: list[str], tag: str) -> list:

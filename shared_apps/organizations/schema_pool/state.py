@@ -72,35 +72,55 @@ def is_current(schema_name: str) -> bool:
 
 
 # Every object of a schema, by definition, the schema's own name blanked out: one md5.
+#
+# Found through indexes only, so its cost does not grow with the number of schemas (a scan of
+# pg_class, pg_constraint or pg_proc for the namespace took 127 ms at 1,000 organizations):
+# tables, sequences, views and functions from their dependency on the namespace (pg_depend's
+# reference index), indexes, columns, constraints and triggers from their table.
 _FINGERPRINT = """
-WITH objects(kind, definition) AS (
+WITH owned AS MATERIALIZED (
+    SELECT classid, objid FROM pg_depend
+    WHERE refclassid = 'pg_namespace'::regclass AND refobjid = %(oid)s AND refobjsubid = 0
+      AND deptype = 'n'
+), relations AS MATERIALIZED (
+    SELECT c.oid, c.relname, c.relkind, c.relpersistence FROM pg_class c
+    WHERE c.oid IN (SELECT objid FROM owned WHERE classid = 'pg_class'::regclass)
+      AND c.relnamespace = %(oid)s
+  UNION ALL
+    SELECT c.oid, c.relname, c.relkind, c.relpersistence
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+    WHERE i.indrelid IN (SELECT objid FROM owned WHERE classid = 'pg_class'::regclass)
+      AND c.relnamespace = %(oid)s
+), objects(kind, definition) AS (
     SELECT 'relation', concat_ws(':', c.relname, c.relkind, c.relpersistence)
-    FROM pg_class c WHERE c.relnamespace = %(oid)s
+    FROM relations c
   UNION ALL
     SELECT 'column', concat_ws(':', c.relname, a.attname, a.attnum,
         format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity, a.attgenerated,
         coalesce(pg_get_expr(d.adbin, d.adrelid), '-'))
-    FROM pg_attribute a
-    JOIN pg_class c ON c.oid = a.attrelid
+    FROM relations c
+    JOIN pg_attribute a ON a.attrelid = c.oid
     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-    WHERE c.relnamespace = %(oid)s AND a.attnum > 0 AND NOT a.attisdropped
+    WHERE a.attnum > 0 AND NOT a.attisdropped
   UNION ALL
-    SELECT 'index', pg_get_indexdef(i.indexrelid)
-    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relnamespace = %(oid)s
+    SELECT 'index', pg_get_indexdef(c.oid) FROM relations c WHERE c.relkind IN ('i', 'I')
   UNION ALL
     SELECT 'constraint', concat_ws(':', con.conname, pg_get_constraintdef(con.oid),
         con.condeferrable, con.condeferred, con.convalidated)
-    FROM pg_constraint con WHERE con.connamespace = %(oid)s
+    FROM relations c JOIN pg_constraint con ON con.conrelid = c.oid
   UNION ALL
     SELECT 'trigger', pg_get_triggerdef(t.oid)
-    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-    WHERE c.relnamespace = %(oid)s AND NOT t.tgisinternal
+    FROM relations c JOIN pg_trigger t ON t.tgrelid = c.oid
+    WHERE NOT t.tgisinternal
   UNION ALL
     SELECT 'function', pg_get_functiondef(p.oid)
-    FROM pg_proc p WHERE p.pronamespace = %(oid)s AND p.prokind IN ('f', 'p')
+    FROM pg_proc p
+    WHERE p.oid IN (SELECT objid FROM owned WHERE classid = 'pg_proc'::regclass)
+      AND p.prokind IN ('f', 'p')
   UNION ALL
-    SELECT 'sequence', concat_ws(':', s.sequencename, coalesce(s.last_value::text, 'fresh'))
-    FROM pg_sequences s WHERE s.schemaname = %(name)s
+    SELECT 'sequence', concat_ws(':', c.relname,
+        coalesce(pg_sequence_last_value(c.oid)::text, 'fresh'))
+    FROM relations c WHERE c.relkind = 'S'
 )
 SELECT md5(string_agg(kind || ' ' || replace(definition, %(name)s, '<schema>'), E'\\n'
                       ORDER BY kind, definition))

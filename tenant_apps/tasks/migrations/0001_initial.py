@@ -27,8 +27,7 @@ class Migration(migrations.Migration):
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('priority_rank', models.GeneratedField(db_persist=True, expression=models.Case(models.When(priority='HIGH', then=models.Value(3)), models.When(priority='MEDIUM', then=models.Value(2)), default=models.Value(1)), output_field=models.SmallIntegerField())),
-                ('assignees', models.ManyToManyField(blank=True, db_table='tasks_task_assignees', related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('created_by', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to='projects.project')),
             ],
             options={
@@ -36,5 +35,22 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['project', 'status'], name='tasks_project_status'), models.Index(fields=['due_date'], name='tasks_due_date'), models.Index(fields=['-created_at', '-id'], name='tasks_created_id'), models.Index(fields=['priority_rank', 'id'], name='tasks_priority_rank_id')],
                 'constraints': [models.CheckConstraint(condition=models.Q(('status__in', ['NEW', 'IN_PROGRESS', 'DONE'])), name='tasks_task_status_valid'), models.CheckConstraint(condition=models.Q(('priority__in', ['LOW', 'MEDIUM', 'HIGH'])), name='tasks_task_priority_valid')],
             },
+        ),
+        migrations.CreateModel(
+            name='TaskAssignee',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('task', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tasks.task')),
+                ('user', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+            ],
+            options={
+                'db_table': 'tasks_task_assignees',
+                'unique_together': {('task', 'user')},
+            },
+        ),
+        migrations.AddField(
+            model_name='task',
+            name='assignees',
+            field=models.ManyToManyField(blank=True, related_name='+', through='tasks.TaskAssignee', to=settings.AUTH_USER_MODEL),
         ),
     ]

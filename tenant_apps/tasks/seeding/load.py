@@ -19,8 +19,8 @@ per-row check triggers, and only those, are off for the COPY (they would cost mo
 COPY itself; the dashboard's counting triggers still fire), and the loaded rows are checked
 in one anti-join per key instead. Otherwise the triggers check each row, and for a big load
 the keys between this organization's own tables are dropped and added back (one validating
-scan each). The keys to `public.accounts_user` are never dropped: that takes an ACCESS
-EXCLUSIVE lock on the users table, which every request of every organization reads.
+scan each). Users are referenced without keys (tenant_apps.people): creators and assignees
+are drawn from the organization's memberships, locked for the load.
 
 Ids come from the tables' identity sequences (a block reserved under the lock, so a following
 ORM insert gets the next id). The load is recorded as one activity entry per project (actor:
@@ -38,7 +38,6 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.db.models import Count
 
-from shared_apps.accounts.models import User
 from shared_apps.organizations.models import Membership, Organization
 from tenant_apps.activity.models import Activity, TargetType, Verb
 from tenant_apps.activity.services import activity_record_many
@@ -102,12 +101,11 @@ def _lock_tables(mode: str) -> None:
 
 
 def _lock_referenced(organization: Organization, project_ids, member_ids) -> None:
-    """FOR KEY SHARE on the projects, members and users the rows will name, as the per-row
-    foreign-key checks would: a project cannot be deleted, nor a member removed (which would
-    have to end their assignments), until the load commits."""
+    """FOR KEY SHARE on the projects and memberships the rows will name: a project cannot be
+    deleted, nor a member removed (which would have to end their assignments), until the load
+    commits. (Users' rows are never deleted: tenant_apps.people.)"""
     project_table = connection.ops.quote_name(Project._meta.db_table)
     membership_table = connection.ops.quote_name(Membership._meta.db_table)
-    user_table = connection.ops.quote_name(User._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT id FROM {project_table} WHERE id = ANY(%s) AND deleted_at IS NULL"
@@ -121,9 +119,6 @@ def _lock_referenced(organization: Organization, project_ids, member_ids) -> Non
             [organization.pk, sorted(member_ids)],
         )
         members = {row[0] for row in cursor.fetchall()}
-        cursor.execute(
-            f"SELECT id FROM {user_table} WHERE id = ANY(%s) FOR KEY SHARE", [sorted(members)]
-        )
     if missing := set(project_ids) - live:
         raise LoadError(f"These projects are gone or in the trash: {sorted(missing)}.")
     if missing := set(member_ids) - members:

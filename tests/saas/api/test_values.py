@@ -126,7 +126,8 @@ def test_every_kind_of_field_is_written_as_drf_writes_it(acme, tasks, settings, 
 
 def test_without_plain_sql_the_people_are_read_through_the_orm_the_same(acme, tasks):
     """The many-to-many query falls back to the ORM where plain SQL could read differently
-    (a custom through table, converters, an ordering across relations)."""
+    (a through table whose manager narrows its rows, converters, an ordering across
+    relations)."""
     assert ValuesSerializer(EveryKindSerializer)._plan.steps[10].sql is not None
     with mock.patch("saas.api.values.serializer._many_sql", return_value=None):
         rows = ValuesSerializer(EveryKindSerializer)

@@ -32,6 +32,7 @@ from tests.concurrency import (
     finish,
     last_activity_id,
 )
+from tests.factories import users_delete
 
 PASSWORD = "a-long-unusual-passphrase-42"
 
@@ -84,9 +85,7 @@ def committed(django_db_setup, django_db_blocker):
                 delete_activity_after(organization, marks[organization.pk])
             Invitation.objects.filter(email=email).delete()
             Membership.objects.filter(user__email=email).delete()
-            # Raw: the ORM's cascade check would look for tenant tables in the public schema.
-            with connection.cursor() as cursor:
-                cursor.execute("DELETE FROM public.accounts_user WHERE email = %s", [email])
+            users_delete("email = %s", [email])
 
 
 def test_two_accepts_of_one_token_make_one_membership(committed):

@@ -32,7 +32,7 @@ from shared_apps.organizations.schema_pool import spare_schema_names
 from shared_apps.organizations.schema_pool.pool import spare_create, spare_drop
 from shared_apps.organizations.schema_pool.state import forget_migration_state
 from shared_apps.organizations.services import organization_create
-from tests.factories import make_user
+from tests.factories import make_user, users_delete
 
 APP = "exports"  # the tenant app the temporary migrations are added to
 FIRST, SECOND = "9998_probe_first", "9999_probe_second"
@@ -109,9 +109,7 @@ def schemas(django_db_setup, django_db_blocker):
             for organization in organizations:
                 _drop_organization(organization)
             spare_drop(name=spare)
-            with connection.cursor() as cursor:
-                # Raw: the ORM's cascade check would look for tenant tables in public.
-                cursor.execute("DELETE FROM public.accounts_user WHERE id = %s", [admin.pk])
+            users_delete("id = %s", [admin.pk])
             connection.close()
 
 

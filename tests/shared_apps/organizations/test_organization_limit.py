@@ -19,7 +19,7 @@ from shared_apps.organizations.services import (
     organization_onboard,
     organization_set_active,
 )
-from tests.factories import client_for, make_user
+from tests.factories import client_for, make_user, users_delete
 
 ORGS_URL = "/api/orgs/"
 ADD_URL = "/admin/organizations/organization/add/"
@@ -145,10 +145,7 @@ def test_two_concurrent_creations_cannot_both_pass_the_limit(
             for slug in slugs:
                 _drop_organization(slug)
             AuthToken.objects.filter(user_id=founder.pk).delete()
-            # Raw: the ORM's cascade check would look for tenant tables that reference users,
-            # and those do not exist in the public schema.
-            with connection.cursor() as cursor:
-                cursor.execute("DELETE FROM public.accounts_user WHERE id = %s", [founder.pk])
+            users_delete("id = %s", [founder.pk])
 
         assert not Organization.objects.filter(slug__in=slugs).exists()
         assert not any(schema_exists(f"org_{slug.replace('-', '_')}") for slug in slugs)

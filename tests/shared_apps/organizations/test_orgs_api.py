@@ -11,7 +11,7 @@ from knox.models import AuthToken
 from shared_apps.accounts.models import User
 from shared_apps.organizations.models import Domain, Membership, Organization, Role
 from shared_apps.organizations.services import organization_set_active
-from tests.factories import client_for, make_member, make_user
+from tests.factories import client_for, make_member, make_user, users_delete
 
 ORGS_URL = "/api/orgs/"
 
@@ -233,10 +233,7 @@ def test_two_concurrent_requests_for_one_slug_give_one_201_and_one_400(
         finally:
             _drop_organization(slug)
             AuthToken.objects.filter(user_id=founder.pk).delete()
-            # Raw: the ORM's cascade check would look for tenant tables (projects, tasks) that
-            # reference users, and those do not exist in the public schema.
-            with connection.cursor() as cursor:
-                cursor.execute("DELETE FROM public.accounts_user WHERE id = %s", [founder.pk])
+            users_delete("id = %s", [founder.pk])
 
         assert not Organization.objects.filter(slug=slug).exists()
         assert not Domain.objects.filter(domain=f"{slug}.localhost").exists()

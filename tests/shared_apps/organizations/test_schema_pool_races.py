@@ -18,8 +18,8 @@ from shared_apps.organizations.schema_pool import spare_schema_names
 from shared_apps.organizations.schema_pool.pool import pool_refill, spare_drop
 from shared_apps.organizations.schema_pool.state import is_current
 from shared_apps.organizations.services import organization_create
-from tests.concurrency import BLOCKED_FOR, TIMEOUT, Worker, finish
-from tests.factories import make_user
+from tests.concurrency import TIMEOUT, Worker, finish, waits_on_a_lock
+from tests.factories import make_user, users_delete
 
 
 class Rollback(Exception):
@@ -27,9 +27,7 @@ class Rollback(Exception):
 
 
 def _delete_user(user_id: int) -> None:
-    # Raw: the ORM's cascade check would look for tenant tables in the public schema.
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM public.accounts_user WHERE id = %s", [user_id])
+    users_delete("id = %s", [user_id])
 
 
 def _drop_organization(slug: str) -> None:
@@ -100,8 +98,37 @@ def test_two_concurrent_onboardings_take_two_different_spares_without_waiting(co
         assert is_current(f"org_{slug.replace('-', '_')}")
 
 
+def test_control_a_foreign_key_to_users_being_created_makes_sign_ups_wait(committed):
+    _, user_ids = committed
+    held, release = threading.Event(), threading.Event()
+
+    def hold_a_new_key():
+        with transaction.atomic(), connection.cursor() as cursor:
+            # Rolled back below: the table never exists for anyone else.
+            cursor.execute(
+                "CREATE TABLE public.held_key (user_id bigint REFERENCES public.accounts_user)"
+            )
+            held.set()
+            release.wait(TIMEOUT)
+            raise Rollback
+
+    def sign_up():
+        user_ids.append(make_user(email=f"{_slug('signup')}@test.example.com").pk)
+
+    holder = Worker(hold_a_new_key)
+    holder.start()
+    assert held.wait(TIMEOUT)
+    signup = Worker(sign_up)
+    signup.start()
+
+    assert waits_on_a_lock(signup)
+    finish(holder, signup, release=release)
+    assert isinstance(holder.error, Rollback)
+    assert signup.error is None, signup.error
+
+
 @pytest.mark.parametrize("pool_size", [1, 0], ids=["claimed spare", "migrated (empty pool)"])
-def test_sign_ups_never_wait_for_an_onboarding_that_claims_a_spare(committed, pool_size):
+def test_sign_ups_never_wait_for_an_onboarding(committed, pool_size):
     slugs, user_ids = committed
     pool_refill(size=pool_size)
     admin = make_user()
@@ -127,13 +154,11 @@ def test_sign_ups_never_wait_for_an_onboarding_that_claims_a_spare(committed, po
     signup = Worker(sign_up)
     signup.start()
 
-    if pool_size:
-        assert signup.done.wait(TIMEOUT), "the sign-up waited for the onboarding"
-        assert onboarding.is_alive()
-    else:
-        # Creating foreign keys to the users table locks it until the onboarding commits:
-        # the reason for the pool (and proof that this test would see a wait).
-        assert not signup.done.wait(BLOCKED_FOR)
+    # Neither path locks the users table: tenant tables reference users without foreign
+    # keys (tenant_apps/people.py), whose creation would lock it until the commit (the
+    # control below shows this test would see that wait).
+    assert signup.done.wait(TIMEOUT), "the sign-up waited for the onboarding"
+    assert onboarding.is_alive()
     finish(onboarding, signup, release=release)
 
     assert isinstance(onboarding.error, Rollback)

@@ -26,7 +26,7 @@ from tenant_apps.exports.services import export_create
 from tenant_apps.projects.models import Project
 from tenant_apps.tasks.models import Task
 from tests.concurrency import delete_activity_after, last_activity_id
-from tests.factories import client_for, make_project, make_task, make_user
+from tests.factories import client_for, make_project, make_task, make_user, users_delete
 from tests.jobs import hanging_broker, refusing_broker
 
 from .csv_rows import expected_rows, parse
@@ -93,9 +93,7 @@ def committed(django_db_setup, django_db_blocker):
             for person in (user, globex_user):
                 AuthToken.objects.filter(user_id=person.pk).delete()
                 Membership.objects.filter(user_id=person.pk).delete()
-                # Raw: the ORM's cascade check would look for tenant tables in public.
-                with connection.cursor() as cursor:
-                    cursor.execute("DELETE FROM public.accounts_user WHERE id = %s", [person.pk])
+                users_delete("id = %s", [person.pk])
 
 
 def wait_for(organization: Organization, export_id: int) -> Export:

@@ -28,7 +28,7 @@ from tenant_apps.tasks.seeding import (
 from tenant_apps.tasks.seeding.bulk import CopySource
 from tenant_apps.tasks.seeding.rows import HISTORY_DAYS, TaskPlan, task_lines
 from tenant_apps.tasks.services import task_create
-from tests.factories import client_for
+from tests.factories import client_for, users_delete
 from tests.tenant_apps.tasks.test_dashboard import figures_of, read, sql_figures
 
 UNTIL = timezone.make_aware(datetime.datetime(2026, 6, 1))
@@ -247,20 +247,20 @@ def test_without_the_right_to_skip_triggers_rows_are_checked_one_by_one(monkeypa
 @pytest.mark.django_db
 def test_rows_that_break_a_foreign_key_are_found_by_the_bulk_check(acme):
     with tenant_context(acme):
-        project = Project.objects.create(name="Orphans", created_by=User.objects.first())
+        creator = User.objects.first()
         skipped = bulk.skip_row_checks(["tasks_task"])
         assert skipped  # the test database's role is a superuser, as `make run`'s is
         with connection.cursor() as cursor:
             cursor.execute(
                 "INSERT INTO tasks_task (project_id, title, description, status, priority,"
                 " created_by_id, created_at, updated_at, deleted_with_project)"
-                " VALUES (%s, 'Orphan', '', 'NEW', 'LOW', 987654321, now(), now(), false)"
+                " VALUES (987654321, 'Orphan', '', 'NEW', 'LOW', %s, now(), now(), false)"
                 " RETURNING id",
-                [project.pk],
+                [creator.pk],
             )
             orphan = cursor.fetchone()[0]
         bulk.restore_row_checks(skipped)
-        with pytest.raises(bulk.ForeignKeyViolation, match="created_by_id = 987654321"):
+        with pytest.raises(bulk.ForeignKeyViolation, match="project_id = 987654321"):
             bulk.verify_foreign_keys("tasks_task", "t.id = %s", [orphan])
         Task.all_objects.filter(pk=orphan).delete()  # before the commit's deferred checks
 
@@ -309,12 +309,7 @@ def committed(django_db_setup, django_db_blocker):
             connection.set_schema_to_public()
             for organization in Organization.objects.filter(slug="seedtest-vacuum"):
                 organization.delete(force_drop=True)
-            with connection.cursor() as cursor:
-                # Raw: the ORM's cascade check would look for tenant tables in public.
-                cursor.execute(
-                    "DELETE FROM public.accounts_user WHERE email LIKE %s",
-                    ["seedtest-vacuum-%@seed.example.com"],
-                )
+            users_delete("email LIKE %s", ["seedtest-vacuum-%@seed.example.com"])
 
 
 def all_pages_visible(organization: Organization) -> bool:
