@@ -41,7 +41,8 @@ class Task(Trashable):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.MEDIUM)
     due_date = models.DateField(null=True, blank=True)
-    created_by = user_reference()
+    # Indexed with the default listing's order (tasks_creator_created_id below).
+    created_by = user_reference(db_index=False)
     assignees = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="TaskAssignee", related_name="+", blank=True
     )
@@ -84,6 +85,11 @@ class Task(Trashable):
             models.Index(fields=["due_date"], name="tasks_due_date"),
             # The default listing (newest first) pages by (created_at, id).
             models.Index(fields=["-created_at", "-id"], name="tasks_created_id"),
+            # `?created_by=`, newest first: the creator's tasks in page order, where the index
+            # above would pass over everyone else's (~10,000 rows for a creator of 0.5%).
+            models.Index(
+                fields=["created_by", "-created_at", "-id"], name="tasks_creator_created_id"
+            ),
             models.Index(fields=["priority_rank", "id"], name="tasks_priority_rank_id"),
             models.Index(DUE_DATE_SORT_ASC, models.F("id"), name="tasks_due_sort_asc_id"),
             models.Index(DUE_DATE_SORT_DESC, models.F("id"), name="tasks_due_sort_desc_id"),
