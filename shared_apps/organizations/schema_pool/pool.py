@@ -128,8 +128,31 @@ def _spare_build(state, recording: Recording | None) -> str:
             f"Spare schema {name} recorded {len(recorded or ())} migrations, "
             f"not the {len(state.migrations)} expected"
         )
+    schema_analyze(name)
     SpareSchema.objects.create(name=name)
     return name
+
+
+def schema_analyze(name: str) -> None:
+    """ANALYZE the tables of new schema `name` while they are empty.
+
+    A table never analyzed is planned as ten pages of rows whatever it holds, and
+    autovacuum analyzes a table only after 50 changed rows: a small organization's tables
+    would keep that guess for good, and a join of them with the users table, which grows
+    with the organizations, then reads every user (a hash join: 1.7 ms against 0.14 ms at
+    10,020 users, an activity page of 41 entries). Analyzed empty, a table is planned by its
+    real pages. Tables found through pg_depend, not a scan of pg_class (see state.py).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.oid::regclass::text FROM pg_depend d JOIN pg_class c ON c.oid = d.objid"
+            " WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = to_regnamespace(%s)"
+            " AND d.classid = 'pg_class'::regclass AND d.deptype = 'n' AND c.relkind = 'r'",
+            [name],
+        )
+        tables = [row[0] for row in cursor.fetchall()]
+        if tables:
+            cursor.execute(f"ANALYZE {', '.join(tables)}")
 
 
 def _recording(key: str) -> Recording | None:

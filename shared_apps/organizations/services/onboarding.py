@@ -15,7 +15,7 @@ from shared_apps.accounts.services import password_link_send, user_get_or_create
 
 from ..jobs import schema_pool_nudge
 from ..models import Domain, Membership, Organization, Role
-from ..schema_pool.pool import spare_claim
+from ..schema_pool.pool import schema_analyze, spare_claim
 from ..signals import membership_added
 from ..slugs import schema_name_for, validate_slug
 from .memberships import INACTIVE_USER
@@ -132,6 +132,7 @@ def organization_create(
             # django-tenants switches back to public only after the last migration: one that
             # fails would leave the connection on the rolled-back schema.
             connection.set_schema_to_public()
+        schema_analyze(schema_name)
     Domain.objects.create(domain=organization.domain, tenant=organization, is_primary=True)
     membership = Membership.objects.create(user=admin, organization=organization, role=Role.ADMIN)
     # The new schema's apps record their first member (in this same transaction).

@@ -461,3 +461,22 @@ def test_no_refill_is_queued_without_a_pool(queued_jobs, django_capture_on_commi
         organization_create(name="Nudge", slug="nudge", admin=make_user())
 
     assert not queued_jobs.called
+
+
+@pytest.mark.parametrize("pool_size", [1, 0], ids=["claimed spare", "migrated (empty pool)"])
+def test_a_new_organizations_tables_start_analyzed_empty(pool_size):
+    # Never analyzed, a small table is planned as ten pages of rows for good (autovacuum
+    # waits for 50 changes), and its joins with the users table read every user.
+    pool_refill(size=pool_size)
+    organization = organization_create(name="Analyzed", slug="analyzed", admin=make_user())
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples FROM pg_class WHERE relnamespace = to_regnamespace(%s)"
+            " AND relkind = 'r'",
+            [organization.schema_name],
+        )
+        tuples = dict(cursor.fetchall())
+    assert {"tasks_task", "activity_activity", "projects_project"} <= set(tuples)
+    assert all(count >= 0 for count in tuples.values()), tuples  # -1: never analyzed
+    assert tuples["tasks_task"] == 0 and tuples["activity_changecounter"] == 1
