@@ -91,22 +91,20 @@ class Report:
     modules: dict[str, dict] = field(default_factory=dict)
 
     def module_done(self, name: str, seconds: float) -> None:
-        """Attribute the rows and notes so far to module `name`, which took `seconds`."""
+        """Attribute every row and note to module `name`, which took `seconds` (a module's
+        own process reports that module alone)."""
         for row in self.rows:
-            row.module = row.module or name
-        claimed = {note for info in self.modules.values() for note in info["notes"]}
+            row.module = name
         self.modules[name] = {
             "generated_at": _now(),
             "seconds": round(seconds, 1),
-            "notes": [note for note in self.notes if note not in claimed],
+            "notes": list(self.notes),
         }
 
     def absorb(self, path: Path) -> None:
         """Add the rows, notes and module record of a results file (a module's own process)."""
         payload = json.loads(path.read_text())
-        fields = set(Row.__dataclass_fields__)
-        for row in payload["rows"]:
-            self.rows.append(Row(**{k: v for k, v in row.items() if k in fields}))
+        self.rows.extend(_row(row) for row in payload["rows"])
         self.notes.extend(payload["notes"])
         self.modules.update(payload.get("modules", {}))
 
@@ -119,10 +117,7 @@ class Report:
         kept = {
             name: info for name, info in payload.get("modules", {}).items() if name not in rerun
         }
-        fields = set(Row.__dataclass_fields__)
-        for row in payload["rows"]:
-            if row.get("module") in kept:
-                self.rows.append(Row(**{k: v for k, v in row.items() if k in fields}))
+        self.rows.extend(_row(row) for row in payload["rows"] if row.get("module") in kept)
         for info in kept.values():
             self.notes.extend(info["notes"])
         self.modules.update(kept)
@@ -189,7 +184,7 @@ class Report:
     def write(self, path: Path | None = None) -> Path:
         path = path or self.path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        order = [module for module in dict.fromkeys(row.module for row in self.rows)]
+        order = list(dict.fromkeys(row.module for row in self.rows))
         payload = {
             "generated_at": _now(),
             "quick": self.quick,
@@ -200,6 +195,11 @@ class Report:
         }
         path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
         return path
+
+
+def _row(saved: dict) -> Row:
+    """A row read back from a results file (which also holds its computed `ratio`)."""
+    return Row(**{k: v for k, v in saved.items() if k in Row.__dataclass_fields__})
 
 
 def _now() -> str:

@@ -38,11 +38,13 @@ def connect(name: str, *, autocommit: bool = False):
 
 
 def users_delete(where: str, params) -> None:
-    """Delete the benchmark's own users for good: raw SQL (the ORM's cascade check would look
-    for tenant tables in public), in a transaction that allows it (the users table refuses
-    deletes otherwise: shared_apps/accounts/migrations/0005)."""
+    """Delete users a benchmark or a test made, for good: raw SQL (the ORM's cascade check
+    would look for tenant tables in public), in a transaction that allows it (the users table
+    refuses deletes otherwise: shared_apps/accounts/migrations/0005)."""
     from django.db import connection, transaction
 
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL saas.allow_user_delete = 'on'")
         cursor.execute(f"DELETE FROM public.accounts_user WHERE {where}", params)
+        # Inside a test's transaction this is a savepoint, which SET LOCAL outlives.
+        cursor.execute("SET LOCAL saas.allow_user_delete = 'off'")

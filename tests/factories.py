@@ -3,11 +3,11 @@
 import itertools
 
 from django.conf import settings
-from django.db import connection, transaction
 from django_tenants.utils import tenant_context
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
+from bench.databases import users_delete  # noqa: F401 (the tests' cleanups import it from here)
 from shared_apps.accounts.models import User
 from shared_apps.accounts.services import user_create
 from shared_apps.organizations.models import Membership, Organization, Role
@@ -68,13 +68,3 @@ def make_task(organization: Organization, *, project: Project, created_by: User,
         return task_create(
             organization=organization, project=project, created_by=created_by, **fields
         )
-
-
-def users_delete(where: str, params) -> None:
-    """Delete test users for good: raw SQL (the ORM's cascade check would look for tenant
-    tables in public), in a transaction that allows it (the users table refuses deletes
-    otherwise: shared_apps/accounts/migrations/0005)."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL saas.allow_user_delete = 'on'")
-        cursor.execute(f"DELETE FROM public.accounts_user WHERE {where}", params)
-        cursor.execute("SET LOCAL saas.allow_user_delete = 'off'")  # a test's savepoint

@@ -107,14 +107,13 @@ def world_remove(prefix: str) -> None:
     for organization in Organization.objects.filter(slug__startswith=f"{prefix}-"):
         organization.delete(force_drop=True)  # the schema, then the row and its domain
     patterns = [f"{prefix}-%@seed.example.com", f"{prefix}-%@load.example.com"]
-    with connection.cursor() as cursor:
-        for pattern in patterns:
+    for pattern in patterns:
+        with connection.cursor() as cursor:
             cursor.execute(
                 "DELETE FROM public.knox_authtoken WHERE user_id IN "
                 "(SELECT id FROM public.accounts_user WHERE email LIKE %s)",
                 [pattern],
             )
-    for pattern in patterns:
         users_delete("email LIKE %s", [pattern])
 
 

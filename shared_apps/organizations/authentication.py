@@ -1,5 +1,7 @@
 """Bearer tokens on organization hosts: the user's role there read in the token's own query."""
 
+import functools
+
 from django.db import connection
 
 from shared_apps.accounts.authentication import BearerTokenAuthentication, TokenJoin
@@ -21,18 +23,8 @@ class MemberBearerTokenAuthentication(BearerTokenAuthentication):
         self._request = request
         if organization is None:
             return None
-        quote = connection.ops.quote_name
-        user_pk = quote(User._meta.pk.column)
-        user_fk = quote(Membership._meta.get_field("user").column)
-        organization_fk = quote(Membership._meta.get_field("organization").column)
-        return TokenJoin(
-            columns=(f"m.{quote('role')}",),
-            join=(
-                f" LEFT JOIN {quote(Membership._meta.db_table)} m ON m.{user_fk} = u.{user_pk}"
-                f" AND m.{organization_fk} = %s"
-            ),
-            params=(organization.pk,),
-        )
+        columns, join = _membership_join()
+        return TokenJoin(columns=columns, join=join, params=(organization.pk,))
 
     def validate_user(self, auth_token):
         user_and_token = super().validate_user(auth_token)
@@ -40,3 +32,17 @@ class MemberBearerTokenAuthentication(BearerTokenAuthentication):
             (role,) = auth_token.joined
             request_role_remember(self._request, None if role is None else Role(role))
         return user_and_token
+
+
+@functools.cache
+def _membership_join() -> tuple[tuple[str, ...], str]:
+    """The role column and the LEFT JOIN that reads it (names from the models, built once)."""
+    quote = connection.ops.quote_name
+    user_pk = quote(User._meta.pk.column)
+    user_fk = quote(Membership._meta.get_field("user").column)
+    organization_fk = quote(Membership._meta.get_field("organization").column)
+    return (
+        (f"m.{quote('role')}",),
+        f" LEFT JOIN {quote(Membership._meta.db_table)} m ON m.{user_fk} = u.{user_pk}"
+        f" AND m.{organization_fk} = %s",
+    )

@@ -14,7 +14,13 @@ from django_tenants.utils import quote_schema_name
 from ..models import SchemaRecording, SpareSchema
 from . import is_spare_schema_name, new_spare_name, spare_schema_names
 from .recording import NotReplayable, migrate_and_record, replay
-from .state import migration_state, recorded_migrations, schema_fingerprint
+from .state import (
+    OWNED_BY_SCHEMA,
+    migration_state,
+    recorded_migrations,
+    schema_fingerprint,
+    schema_oid,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -145,10 +151,10 @@ def schema_analyze(name: str) -> None:
     """
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.oid::regclass::text FROM pg_depend d JOIN pg_class c ON c.oid = d.objid"
-            " WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = to_regnamespace(%s)"
-            " AND d.classid = 'pg_class'::regclass AND d.deptype = 'n' AND c.relkind = 'r'",
-            [name],
+            f"SELECT c.oid::regclass::text FROM ({OWNED_BY_SCHEMA}) owned"
+            " JOIN pg_class c ON c.oid = owned.objid"
+            " WHERE owned.classid = 'pg_class'::regclass AND c.relkind = 'r'",
+            {"oid": schema_oid(name)},
         )
         tables = [row[0] for row in cursor.fetchall()]
         if tables:

@@ -77,12 +77,16 @@ def is_current(schema_name: str) -> bool:
 # pg_class, pg_constraint or pg_proc for the namespace took 127 ms at 1,000 organizations):
 # tables, sequences, views and functions from their dependency on the namespace (pg_depend's
 # reference index), indexes, columns, constraints and triggers from their table.
-_FINGERPRINT = """
-WITH owned AS MATERIALIZED (
+# The objects that belong to the namespace %(oid)s, by pg_depend's reference index: tables,
+# sequences, views and functions (not their indexes, columns, constraints, triggers).
+OWNED_BY_SCHEMA = """
     SELECT classid, objid FROM pg_depend
     WHERE refclassid = 'pg_namespace'::regclass AND refobjid = %(oid)s AND refobjsubid = 0
       AND deptype = 'n'
-), relations AS MATERIALIZED (
+"""
+
+_FINGERPRINT = f"""
+WITH owned AS MATERIALIZED ({OWNED_BY_SCHEMA}), relations AS MATERIALIZED (
     SELECT c.oid, c.relname, c.relkind, c.relpersistence FROM pg_class c
     WHERE c.oid IN (SELECT objid FROM owned WHERE classid = 'pg_class'::regclass)
       AND c.relnamespace = %(oid)s
@@ -133,7 +137,12 @@ def schema_fingerprint(schema_name: str) -> str:
     and nullability, indexes, constraints, triggers, functions, sequence positions), equal
     for two schemas that differ only by name."""
     with connection.cursor() as cursor:
+        cursor.execute(_FINGERPRINT, {"oid": schema_oid(schema_name), "name": schema_name})
+        return cursor.fetchone()[0]
+
+
+def schema_oid(schema_name: str) -> int:
+    """The OID of existing schema `schema_name`."""
+    with connection.cursor() as cursor:
         cursor.execute("SELECT oid FROM pg_namespace WHERE nspname = %s", [schema_name])
-        (oid,) = cursor.fetchone()
-        cursor.execute(_FINGERPRINT, {"oid": oid, "name": schema_name})
         return cursor.fetchone()[0]
