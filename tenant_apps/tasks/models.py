@@ -83,8 +83,12 @@ class Task(Trashable):
         indexes = [
             models.Index(fields=["project", "status"], name="tasks_project_status"),
             models.Index(fields=["due_date"], name="tasks_due_date"),
-            # The default listing (newest first) pages by (created_at, id).
-            models.Index(fields=["-created_at", "-id"], name="tasks_created_id"),
+            # The default listing (newest first) pages by (created_at, id). The due date rides
+            # along as a key column, so a due-date bound on that listing is checked in the index
+            # (an index condition): the seeded data's newest tasks are due later than a window
+            # 60 days back, and the scan passes ~86,000 of them at a million tasks, each a heap
+            # fetch otherwise (18 ms, against 3-5 ms in the index).
+            models.Index(fields=["-created_at", "-id", "due_date"], name="tasks_created_id_due"),
             # `?created_by=`, newest first: the creator's tasks in page order, where the index
             # above would pass over everyone else's (~10,000 rows for a creator of 0.5%).
             models.Index(
