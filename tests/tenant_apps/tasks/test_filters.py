@@ -143,8 +143,51 @@ def test_search_is_answered_from_the_trigram_index(acme, acme_manager, project, 
         plan = explain(sql, index_only=True)
         transaction.set_rollback(True)
 
-    assert "tasks_title_trgm" in plan.indexes()
+    assert "tasks_title_key_trgm" in plan.indexes()
     assert not plan.sequential_scans()
+
+
+@pytest.mark.parametrize("term", ["login sales", "fix login sales", "Fix Login"])
+def test_a_phrase_is_looked_up_by_its_trigrams_across_spaces(
+    acme, acme_manager, project, member_client, term
+):
+    """The index's key joins the words (spaces become "0"), so the phrase's condition holds
+    the trigrams across each space ("X0L", "N0S"): the words must stand next to each other
+    in the index already, not only each somewhere in the title."""
+    make_task(acme, project=project, created_by=acme_manager, title="Fix login sales")
+    sql = _page_sql(member_client, {"search": term})
+
+    with tenant_context(acme), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute("SET LOCAL enable_indexonlyscan = off")
+        plan = explain(sql, index_only=True)
+        transaction.set_rollback(True)
+
+    index_scan = next(node for node in plan.nodes() if node.get("Index Name"))
+    assert index_scan["Index Name"] == "tasks_title_key_trgm"
+    assert f"'%{term.upper().replace(' ', '0')}%'" in index_scan["Index Cond"]
+
+
+def test_a_phrase_matches_only_titles_holding_it_word_for_word(
+    acme, acme_manager, project, member_client
+):
+    phrase = make_task(acme, project=project, created_by=acme_manager, title="Fix login sales")
+    make_task(acme, project=project, created_by=acme_manager, title="Fix sales login")
+    make_task(acme, project=project, created_by=acme_manager, title="Fix login for sales")
+    make_task(acme, project=project, created_by=acme_manager, title="Fix loginsales")
+
+    assert _ids(member_client.get(TASKS_URL, {"search": "login sales"})) == [phrase.pk]
+
+
+def test_a_zero_in_a_title_does_not_stand_for_a_space_in_the_term(
+    acme, acme_manager, project, member_client
+):
+    """The key turns spaces into "0": "fix0ui" and "fix ui" share it, the titles do not."""
+    spaced = make_task(acme, project=project, created_by=acme_manager, title="Fix UI now")
+    zeroed = make_task(acme, project=project, created_by=acme_manager, title="fix0ui build")
+
+    assert _ids(member_client.get(TASKS_URL, {"search": "fix ui"})) == [spaced.pk]
+    assert _ids(member_client.get(TASKS_URL, {"search": "fix0ui"})) == [zeroed.pk]
 
 
 def test_an_export_refuses_a_search_term_the_index_cannot_serve(acme, acme_admin):
