@@ -1,6 +1,6 @@
 """Bulk seeding of organizations with realistic tasks (manage.py seed_tasks, the benchmark)."""
 
-from .load import LoadError, LoadReport, tasks_load, tasks_vacuum
+from .load import MAINTAIN_MIN_ROWS, LoadError, LoadReport, tasks_load, tasks_vacuum
 from .organizations import (
     SeedResult,
     organization_seed,
@@ -10,6 +10,7 @@ from .organizations import (
 )
 
 __all__ = [
+    "MAINTAIN_MIN_ROWS",
     "LoadError",
     "LoadReport",
     "SeedResult",

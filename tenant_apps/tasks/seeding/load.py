@@ -22,6 +22,14 @@ the keys between this organization's own tables are dropped and added back (one 
 scan each). Users are referenced without keys (tenant_apps.people): creators and assignees
 are drawn from the organization's memberships, locked for the load.
 
+Statistics and the visibility map: after a load of at least MAINTAIN_MIN_ROWS, ANALYZE in the
+transaction (the first queries after the commit are planned on the new rows) and VACUUM after
+it (`tasks_vacuum`). A smaller load leaves both to autovacuum, which analyzes a table after 50
+changed rows plus a tenth of it and vacuums after 1,000 inserted plus a fifth, within a minute
+(autovacuum_naptime): meanwhile the planner takes the row count from the table's pages, and a
+page of a few thousand rows costs a fraction of a millisecond however it is planned. For the
+1,000 tasks of each of `--orgs`' organizations the two would cost about as much as the COPY.
+
 Ids come from the tables' identity sequences (a block reserved under the lock, so a following
 ORM insert gets the next id). The load is recorded as one activity entry per project (actor:
 none, a system job), written with one bump of the change counter in the same transaction, so
@@ -50,6 +58,9 @@ from .rows import ASSIGNEE_COLUMNS, TASK_COLUMNS, TaskPlan, assignee_lines, task
 TASKS = Task._meta.db_table
 ASSIGNEES = Task.assignees.through._meta.db_table
 
+# Loads of at least this many rows are analyzed and vacuumed at once (see above).
+MAINTAIN_MIN_ROWS = 10_000
+
 # `progress(description, total)` returns a context manager giving an `update(n)` callable.
 Progress = Callable[[str, int], AbstractContextManager[Callable[[int], object]]]
 
@@ -74,6 +85,8 @@ class LoadReport:
     rebuilt_indexes: dict[str, float] = field(default_factory=dict)
     frozen: bool = False
     foreign_key_checks: str = ""
+    # Whether ANALYZE ran and VACUUM is due (MAINTAIN_MIN_ROWS); autovacuum's otherwise.
+    maintained: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -250,19 +263,22 @@ def tasks_load(
         report.assignments = cursor.fetchone()[0] if count else 0
     if per_project:
         _record(per_project, before)
-    # Statistics now, so the first queries after the commit are planned on the new rows.
-    bulk.run_all([f"ANALYZE {bulk.qualified(TASKS)}, {bulk.qualified(ASSIGNEES)}"])
-    stages.done("analyze")
+    stages.done("record")
+    report.maintained = count >= MAINTAIN_MIN_ROWS
+    if report.maintained:
+        # Statistics now, so the first queries after the commit are planned on the new rows.
+        bulk.run_all([f"ANALYZE {bulk.qualified(TASKS)}, {bulk.qualified(ASSIGNEES)}"])
+        stages.done("analyze")
     return report
 
 
 def tasks_vacuum(report: LoadReport) -> bool:
     """VACUUM the task tables after `report`'s load (outside any transaction, which VACUUM
     refuses), for the visibility map that index-only scans need; whether it ran. Not inside a
-    transaction (tests). After COPY FREEZE too: it is nearly free there (all-frozen pages are
+    transaction (tests), nor after a load below MAINTAIN_MIN_ROWS (autovacuum's). After COPY FREEZE too: it is nearly free there (all-frozen pages are
     skipped), and whether the map and pg_class's relallvisible are already set after COPY
     FREEZE differs between PostgreSQL versions (15 yes; 18, embedded, not always)."""
-    if connection.in_atomic_block:
+    if connection.in_atomic_block or not report.maintained:
         return False
     # The map is all this is for: index cleanup (flushing the trigram index's pending list
     # into the index) is left to autovacuum, and would cost more than the rest here.

@@ -21,6 +21,7 @@ from tenant_apps.tasks.models import Task
 from tenant_apps.tasks.seeding import (
     LoadError,
     bulk,
+    load,
     organization_seed,
     seeded_email,
     tasks_load,
@@ -327,9 +328,11 @@ def all_pages_visible(organization: Organization) -> bool:
 def test_after_a_committed_load_every_page_is_visible_for_index_only_scans(
     committed, monkeypatch, bulk_from
 ):
-    # A big load (from 100 rows) into the empty table writes its rows frozen, then a VACUUM;
-    # a small one (below 10,000) is vacuumed after the commit. The second load goes into
-    # 2,000 rows: its indexes rebuilt or kept, then VACUUM either way.
+    # Loads from 100 rows are maintained (ANALYZE, VACUUM) here. A big load (from 100 rows)
+    # into the empty table writes its rows frozen, then a VACUUM; a small one (below 10,000)
+    # is vacuumed after the commit. The second load goes into 2,000 rows: its indexes rebuilt
+    # or kept, then VACUUM either way.
+    monkeypatch.setattr(load, "MAINTAIN_MIN_ROWS", 100)
     monkeypatch.setattr(bulk, "BULK_MIN_ROWS", bulk_from)
     args = ("--org", "seedtest-vacuum", "--projects", "2", "--users", "3")
     first = seed(*args, "--tasks", "2000")
@@ -341,6 +344,35 @@ def test_after_a_committed_load_every_page_is_visible_for_index_only_scans(
     assert "COPY FREEZE" not in second and "VACUUM skipped" not in second
     assert ("dropped, built after the load" in second) == (bulk_from == 100)
     assert all_pages_visible(organization)
+
+
+@pytest.mark.django_db
+def test_a_load_under_the_maintenance_size_leaves_analyze_and_vacuum_to_autovacuum():
+    result = organization_seed(slug="seedtest-small", tasks=600, projects=2, users=3, seed=1)
+    assert not result.load.maintained and not result.vacuumed
+    assert "analyze" not in result.load.seconds
+
+    # Unanalyzed since the schema was made (empty), the table is still planned on its size:
+    # the planner counts its pages and guesses the rows in them from the columns' types
+    # (132 for these 600 here), not the 0 rows it held when analyzed.
+    with tenant_context(result.organization), connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) SELECT * FROM tasks_task")
+        estimate = cursor.fetchone()[0][0]["Plan"]["Plan Rows"]
+    assert 60 <= estimate <= 6000
+
+    output = seed("--org", "seedtest-small", "--tasks", "50", "--projects", "2", "--users", "3")
+    assert "ANALYZE and VACUUM left to autovacuum" in output
+
+
+@pytest.mark.django_db
+def test_a_load_of_the_maintenance_size_is_analyzed_at_once(monkeypatch):
+    monkeypatch.setattr(load, "MAINTAIN_MIN_ROWS", 500)
+    result = organization_seed(slug="seedtest-small", tasks=600, projects=2, users=3, seed=1)
+    assert result.load.maintained and "analyze" in result.load.seconds
+
+    with tenant_context(result.organization), connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'tasks_task'::regclass")
+        assert cursor.fetchone()[0] == 600
 
 
 # --- Many organizations --------------------------------------------------------------------

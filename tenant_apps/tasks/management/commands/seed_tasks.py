@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from tenant_apps.tasks.seeding import (
+    MAINTAIN_MIN_ROWS,
     LoadError,
     SeedResult,
     organization_seed,
@@ -148,7 +149,11 @@ class Command(BaseCommand):
         self.stdout.write(
             "  " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in _stages(result).items())
         )
-        if not result.vacuumed:
+        if not load.maintained:
+            self.stdout.write(
+                f"  (under {MAINTAIN_MIN_ROWS:,} tasks: ANALYZE and VACUUM left to autovacuum)"
+            )
+        elif not result.vacuumed:
             self.stdout.write("  (inside a transaction: VACUUM skipped)")
 
     # --- many organizations ----------------------------------------------------------------
@@ -255,6 +260,7 @@ def _summary(result: SeedResult) -> dict:
         "rebuilt_indexes": load.rebuilt_indexes,
         "frozen": load.frozen,
         "foreign_key_checks": load.foreign_key_checks,
+        "maintained": load.maintained,
         "vacuumed": result.vacuumed,
         "stages": {name: round(seconds, 3) for name, seconds in _stages(result).items()},
     }
