@@ -2,6 +2,7 @@
 refuses), and due-date bounds restated on the due-date ordering's sort key."""
 
 import datetime
+import itertools
 
 import pytest
 from django.db import connection, transaction
@@ -15,7 +16,7 @@ from tenant_apps.tasks.filters import (
     SEARCH_TOO_SHORT,
     has_trigram,
 )
-from tenant_apps.tasks.models import Task
+from tenant_apps.tasks.models import TITLE_SEARCH_SPACE, Task
 from tests.factories import client_for, make_project, make_task
 
 pytestmark = pytest.mark.django_db
@@ -120,6 +121,17 @@ def test_has_trigram_agrees_with_pg_trgm(acme, term, expected):
     removed = sum(node.get("Rows Removed by Index Recheck", 0) for node in plan.nodes())
     assert "trigram_probe_upper_idx" in plan.indexes()
     assert (removed == 0) is expected
+
+
+def test_every_accepted_term_keeps_a_trigram_on_the_search_key():
+    """The index is queried with the term's spaces turned into "0": joining words only
+    lengthens them, so a term that passes validation never makes the index return every
+    row (every term of up to 6 characters over letters, digits, spaces and punctuation)."""
+    for length in range(1, 7):
+        for chars in itertools.product("a !0", repeat=length):
+            term = "".join(chars).strip()
+            if term and has_trigram(term):
+                assert has_trigram(term.replace(" ", TITLE_SEARCH_SPACE)), term
 
 
 def test_search_finds_terms_with_short_words_and_punctuation(
