@@ -29,6 +29,8 @@ changed rows plus a tenth of it and vacuums after 1,000 inserted plus a fifth, w
 (autovacuum_naptime): meanwhile the planner takes the row count from the table's pages, and a
 page of a few thousand rows costs a fraction of a millisecond however it is planned. For the
 1,000 tasks of each of `--orgs`' organizations the two would cost about as much as the COPY.
+(On a server run with autovacuum off, as CI's is, nothing ever does: run `VACUUM (ANALYZE)`
+on those tables yourself, as the benchmark's data builder does, bench/data.py.)
 
 Ids come from the tables' identity sequences (a block reserved under the lock, so a following
 ORM insert gets the next id). The load is recorded as one activity entry per project (actor:
