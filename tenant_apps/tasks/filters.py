@@ -34,6 +34,7 @@ from .models import (
     Priority,
     Status,
     Task,
+    title_search_key,
 )
 
 # `?search=` is answered from the trigram index `tasks_title_key_trgm`: pg_trgm's GIN index on
@@ -159,8 +160,7 @@ class TaskFilter(django_filters.FilterSet):
     def filter_search(self, queryset, name, value):
         """Titles containing `value`, case-insensitive: the term on the search key, which the
         index serves, and the term itself where the key could also match something else."""
-        key = value.replace(" ", TITLE_SEARCH_SPACE)
-        queryset = queryset.filter(Contains(TITLE_SEARCH_KEY, Upper(Value(key))))
+        queryset = queryset.filter(Contains(TITLE_SEARCH_KEY, title_search_key(Value(value))))
         if " " in value or TITLE_SEARCH_SPACE in value:
             # A "0" in the title where the term has a space matches the key too. Checked by
             # position, not LIKE: the planner guesses a third of the rows pass a comparison

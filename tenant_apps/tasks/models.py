@@ -34,9 +34,15 @@ DUE_DATE_SORT_DESC = Coalesce(models.F("due_date"), models.Value(datetime.date.m
 # titles from a small vocabulary every such trigram has a long posting list. Joined, the
 # trigrams across a space ("X0L" of "fix login") say which words stand next to each other.
 TITLE_SEARCH_SPACE = "0"
-TITLE_SEARCH_KEY = Upper(
-    Replace(models.F("title"), models.Value(" "), models.Value(TITLE_SEARCH_SPACE))
-)
+
+
+def title_search_key(text: models.Expression) -> Upper:
+    """`text` as the search key: upper-cased, each space turned into TITLE_SEARCH_SPACE (the
+    index's expression for the title, the filter's for the term)."""
+    return Upper(Replace(text, models.Value(" "), models.Value(TITLE_SEARCH_SPACE)))
+
+
+TITLE_SEARCH_KEY = title_search_key(models.F("title"))
 
 
 class Task(Trashable):
