@@ -14,7 +14,8 @@ from shared_apps.accounts.models import User
 from shared_apps.accounts.services import user_create
 from shared_apps.organizations.models import Organization
 from tenant_apps.tasks.models import Task
-from tenant_apps.tasks.seeding import organization_seed
+from tenant_apps.tasks.seeding import bulk, organization_seed
+from tenant_apps.tasks.seeding.load import ASSIGNEES, TASKS
 
 SLUG = "bench-scale"
 EMAIL = "bench@bench.example.com"
@@ -69,8 +70,8 @@ def _settle(organization: Organization) -> None:
     autovacuum: the state a production server reaches within a minute. (A server run with
     autovacuum off, as CI's is, never would, and the references at 1,000 tasks would be
     planned without statistics.) The users table too: the load added members."""
-    tables = "tasks_task, tasks_task_assignees"
     with tenant_context(organization), connection.cursor() as cursor:
+        tables = f"{bulk.qualified(TASKS)}, {bulk.qualified(ASSIGNEES)}"
         # VACUUM refuses a transaction block (the tests build organizations inside one).
         vacuum = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
         cursor.execute(f"{vacuum} {tables}")
