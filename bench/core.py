@@ -53,6 +53,29 @@ def timed(
     return Timing(tuple(samples))
 
 
+def interleaved(
+    first: Callable[[], object],
+    second: Callable[[], object],
+    runs: int,
+    *,
+    prepare: tuple[Callable[[], object], Callable[[], object]] | None = None,
+) -> tuple[Timing, Timing]:
+    """Both in turn, run after run (alternating which goes first), so that a change of load
+    on the machine weighs on both alike; `prepare` pair runs untimed before each."""
+    samples: tuple[list[float], list[float]] = ([], [])
+    fns = (first, second)
+    for run in range(1 + runs):  # the first round warms up
+        order = (0, 1) if run % 2 else (1, 0)
+        for index in order:
+            if prepare is not None:
+                prepare[index]()
+            started = time.perf_counter()
+            fns[index]()
+            if run:
+                samples[index].append((time.perf_counter() - started) * 1000)
+    return Timing(tuple(samples[0])), Timing(tuple(samples[1]))
+
+
 @dataclass
 class Row:
     """One line of the table: a scenario, this project's figure, a reference and the target.

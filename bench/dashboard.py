@@ -23,8 +23,6 @@ and of an uncached request stay within their pins.
 import argparse
 import re
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import django
@@ -40,7 +38,7 @@ from django_tenants.utils import tenant_context  # noqa: E402
 from knox.models import AuthToken  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
-from bench.core import Report, Row, Timing, timed  # noqa: E402
+from bench.core import Report, Row, interleaved, timed  # noqa: E402
 from bench.data import EMAIL, build_scale_org, ensure_scale_org  # noqa: E402
 from shared_apps.accounts.models import User  # noqa: E402
 from shared_apps.organizations.models import Organization  # noqa: E402
@@ -136,28 +134,6 @@ def subject(organization: Organization, token: str) -> Subject:
         )
     client = APIClient(HTTP_HOST=organization.domain, HTTP_AUTHORIZATION=f"Bearer {token}")
     return Subject(organization, client, tasks, largest)
-
-
-def interleaved(
-    first: Callable[[], object],
-    second: Callable[[], object],
-    runs: int,
-    *,
-    prepare: tuple[Callable[[], object], Callable[[], object]] | None = None,
-) -> tuple[Timing, Timing]:
-    """Both in turn, run after run (alternating which goes first), so that a change of load
-    on the machine weighs on both alike; `prepare` pair runs untimed before each."""
-    samples: tuple[list[float], list[float]] = ([], [])
-    fns = (first, second)
-    for run in range(1 + runs):  # the first round warms up
-        for index in (0, 1) if run % 2 else (1, 0):
-            if prepare is not None:
-                prepare[index]()
-            started = time.perf_counter()
-            fns[index]()
-            if run:
-                samples[index].append((time.perf_counter() - started) * 1000)
-    return Timing(tuple(samples[0])), Timing(tuple(samples[1]))
 
 
 def captured(subject: Subject, scope: str, x_cache: str) -> list[str]:

@@ -27,7 +27,6 @@ import argparse
 import datetime
 import re
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -46,7 +45,7 @@ from django_tenants.utils import tenant_context  # noqa: E402
 from knox.models import AuthToken  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
-from bench.core import Report, Row, Timing, timed  # noqa: E402
+from bench.core import Report, Row, interleaved, timed  # noqa: E402
 from bench.data import EMAIL, build_scale_org, ensure_scale_org  # noqa: E402
 from bench.plans import explain  # noqa: E402
 from saas.api.pagination import CURSOR_SALT, SORT_ALIAS, keyset_order, keyset_page  # noqa: E402
@@ -333,29 +332,6 @@ def probe(subject: Subject, path: str) -> Probe:
     queries = [query["sql"] for query in captured.captured_queries]
     results = len(body["results"]) if "results" in body else 1
     return Probe(subject, path, page_query(queries), queries, results)
-
-
-def interleaved(
-    first: Callable[[], object],
-    second: Callable[[], object],
-    runs: int,
-    *,
-    prepare: tuple[Callable[[], object], Callable[[], object]] | None = None,
-) -> tuple[Timing, Timing]:
-    """Both in turn, run after run (alternating which goes first), so that a change of load
-    on the machine weighs on both alike; `prepare` pair runs untimed before each."""
-    samples: tuple[list[float], list[float]] = ([], [])
-    fns = (first, second)
-    for run in range(1 + runs):  # the first round warms up
-        order = (0, 1) if run % 2 else (1, 0)
-        for index in order:
-            if prepare is not None:
-                prepare[index]()
-            started = time.perf_counter()
-            fns[index]()
-            if run:
-                samples[index].append((time.perf_counter() - started) * 1000)
-    return Timing(tuple(samples[0])), Timing(tuple(samples[1]))
 
 
 def run(report: Report, *, quick: bool) -> None:

@@ -1,9 +1,11 @@
 """bench/views.py: the throughput benchmark's reference views answer the API's first page, and
-only the benchmark's settings mount them."""
+only the benchmark's settings mount them; bench/throughput.py's latency pairs compare full
+pages."""
 
 import pytest
 from django.test import override_settings
 
+from bench.throughput import _page_of_history
 from shared_apps.organizations.models import Role
 from tests.factories import client_for, make_member, make_project, make_task
 
@@ -55,3 +57,20 @@ def test_the_product_does_not_mount_them(acme, acme_member, path):
     response = client_for(acme_member, acme).get(path)
 
     assert response.status_code == 404
+
+
+def test_the_latency_pairs_answer_a_full_page_of_the_tasks_updates(acme, acme_manager):
+    """The activity list and the task's history on each side of a pair: a full page, whatever
+    the organization held before (one built by COPY holds a handful of entries)."""
+    task = make_task(
+        acme, project=make_project(acme, created_by=acme_manager), created_by=acme_manager
+    )
+    _page_of_history(acme, task, acme_manager)
+    client = client_for(acme_manager, acme)
+
+    listed = client.get("/api/activity/").json()["results"]
+    history = client.get(f"/api/tasks/{task.pk}/activity/").json()["results"]
+
+    assert len(listed) == len(history) == 50
+    assert {(entry["verb"], entry["target_id"]) for entry in listed} == {("updated", task.pk)}
+    assert [entry["id"] for entry in history] == [entry["id"] for entry in listed]
