@@ -95,3 +95,25 @@ def test_no_sequential_scan_passes():
     report.add(task_list.scan_row({}, checked=3, quick=True, tasks=1000))
 
     assert report.failures() == []
+
+
+def test_the_small_side_gets_the_matches_it_lacks(subject, globex, acme_member):
+    """A scenario the large side fills with more rows than the small one: the small one gets
+    the missing matches through task_create, up to a page, and a second call adds none."""
+    creator = make_member(globex, Role.MEMBER)
+    make_task(globex, project=make_project(globex, created_by=creator), created_by=creator)
+    globex.memberships.get_or_create(user=acme_member, defaults={"role": Role.MEMBER})
+    _, token = AuthToken.objects.create(user=acme_member)
+    little = task_list.subject(globex, token, make_member(globex, Role.MEMBER))
+    little.terms = subject.terms
+    paths = {scenario.name: scenario.path for scenario in task_list.SCENARIOS}
+    name = "search=(a term few titles have)"
+    assert task_list.results(little, paths[name](little)) == 0
+
+    added = task_list.fill_matches(subject, little, acme_member)
+
+    for scenario in task_list.MATCHES:
+        wanted = min(task_list.PAGE, task_list.results(subject, paths[scenario](subject)))
+        assert task_list.results(little, paths[scenario](little)) == wanted, scenario
+    assert added[name] == 1
+    assert task_list.fill_matches(subject, little, acme_member) == {}
