@@ -49,7 +49,13 @@ from tenant_apps.tasks.cache import (  # noqa: E402
     dashboard_read,
 )
 from tenant_apps.tasks.dashboard_counts import dashboard_counts_compact  # noqa: E402
-from tenant_apps.tasks.models import DashboardCount, Task  # noqa: E402
+from tenant_apps.tasks.models import (  # noqa: E402
+    DashboardAssignee,
+    DashboardAssigneeTotal,
+    DashboardCount,
+    DashboardDue,
+    Task,
+)
 from tenant_apps.tasks.selectors import dashboard_figures  # noqa: E402
 
 SECTION = "dashboard"
@@ -66,6 +72,8 @@ RATIO_TARGET = 1.5
 # version twice (before the cache, then in its snapshot). One more is a regression.
 CACHED_QUERIES = 3
 UNCACHED_QUERIES = 13
+# The running counts a dashboard reads (tenant_apps/tasks/dashboard_counts.py).
+COUNT_TABLES = (DashboardCount, DashboardDue, DashboardAssignee, DashboardAssigneeTotal)
 # Tables an uncached dashboard must not read: its cost would grow with the tasks again.
 TASK_TABLES = re.compile(r"\btasks_task(_assignees)?\b")
 
@@ -123,8 +131,16 @@ class Subject:
 def subject(organization: Organization, token: str) -> Subject:
     with tenant_context(organization):
         # Settle the running counts first (a fresh seed's change rows, folded), as they are
-        # between dashboards in a running system.
+        # between dashboards in a running system, then VACUUM them as autovacuum would soon
+        # after (a server may run without it, as CI's does): a fold deletes the rows it
+        # replaces, and a miss counts the pending changes through partial indexes that would
+        # otherwise still point at every deleted row (2.5 ms at a million tasks, 0.15 after).
         dashboard_counts_compact(today=timezone.localdate())
+        with connection.cursor() as cursor:
+            for model in COUNT_TABLES:
+                cursor.execute(
+                    f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}"
+                )
         tasks = Task.objects.count()
         largest = (
             DashboardCount.objects.values_list("project_id")
