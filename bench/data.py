@@ -70,12 +70,19 @@ def _settle(organization: Organization) -> None:
     autovacuum: the state a production server reaches within a minute. (A server run with
     autovacuum off, as CI's is, never would, and the references at 1,000 tasks would be
     planned without statistics.) The users table too: the load added members."""
-    with tenant_context(organization), connection.cursor() as cursor:
-        tables = f"{bulk.qualified(TASKS)}, {bulk.qualified(ASSIGNEES)}"
-        # VACUUM refuses a transaction block (the tests build organizations inside one).
-        vacuum = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
-        cursor.execute(f"{vacuum} {tables}")
-        cursor.execute("ANALYZE public.accounts_user")
+    with tenant_context(organization):
+        vacuum_analyze(TASKS, ASSIGNEES)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE public.accounts_user")
+
+
+def vacuum_analyze(*tables: str) -> None:
+    """VACUUM (ANALYZE) `tables` of the current tenant schema, as autovacuum would soon after
+    a write on a server that runs it (CI's does not); ANALYZE alone inside a transaction,
+    which VACUUM refuses (the tests build organizations inside one)."""
+    vacuum = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
+    with connection.cursor() as cursor:
+        cursor.execute(f"{vacuum} {', '.join(bulk.qualified(table) for table in tables)}")
 
 
 def ensure_data(total: int) -> Organization:

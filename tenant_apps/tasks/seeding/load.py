@@ -278,8 +278,9 @@ def tasks_vacuum(report: LoadReport) -> bool:
     """VACUUM the task tables after `report`'s load (outside any transaction, which VACUUM
     refuses), for the visibility map that index-only scans need; whether it ran. Not inside a
     transaction (tests), nor after a load below MAINTAIN_MIN_ROWS (autovacuum's). After COPY
-    FREEZE too: it is nearly free there (all-frozen pages are skipped), and whether the map and pg_class's relallvisible are already set after COPY
-    FREEZE differs between PostgreSQL versions (15 yes; 18, embedded, not always)."""
+    FREEZE too: it is nearly free there (all-frozen pages are skipped), and whether the map
+    and pg_class's relallvisible are already set after COPY FREEZE differs between PostgreSQL
+    versions (15 yes; 18, embedded, not always)."""
     if connection.in_atomic_block or not report.maintained:
         return False
     # The map is all this is for: index cleanup (flushing the trigram index's pending list
