@@ -60,12 +60,19 @@ class _Many:
 
 
 def _many_sql(model_field: models.ManyToManyField, fields: tuple, ordering: tuple) -> str | None:
-    """`SELECT owner, <fields> FROM through JOIN target ... WHERE owner = ANY(%s) ORDER BY ...`.
+    """`SELECT owner, <fields> FROM through, LATERAL (target's row) WHERE owner = ANY(%s)
+    ORDER BY ...`.
 
     Once per page on every list: compiling it with the ORM costs ~1 ms of Python (an `IN`
     of 50 parameters, each resolved), PostgreSQL answers it in ~0.1 ms. Plain SQL only where
     it returns what the ORM returns: a through table read by a plain manager, plain columns of the
     target without value converters, an ordering by such columns; None otherwise (the ORM).
+
+    The target's row is looked up per through row (LATERAL; its LIMIT keeps the planner from
+    flattening it into a join), so the query reads the page's rows whatever the statistics say.
+    As a plain join, a users histogram older than the newest users (ids past its last bound)
+    made a merge join look cheap: it walked the through table's whole `user_id` index, 32 ms
+    at 75,000 assignments against 0.24 ms for the same page looked up row by row.
     """
     through, target = model_field.remote_field.through, model_field.related_model
     # A declared through model reads like an auto-created one unless its default manager
@@ -85,7 +92,7 @@ def _many_sql(model_field: models.ManyToManyField, fields: tuple, ordering: tupl
             return None
         if connection.ops.get_db_converters(field.cached_col):
             return None
-        columns.append(f"u.{quote(field.column)}")
+        columns.append(quote(field.column))
     order = []
     for item in ordering:
         name = item.removeprefix("-").removeprefix(prefix)
@@ -95,13 +102,16 @@ def _many_sql(model_field: models.ManyToManyField, fields: tuple, ordering: tupl
             return None
         if not field.concrete or field.is_relation:
             return None
-        order.append(f"u.{quote(field.column)} {'DESC' if item.startswith('-') else 'ASC'}")
+        order.append((quote(field.column), "DESC" if item.startswith("-") else "ASC"))
+    # The lookup returns the listed columns and those of the ordering, each once.
+    read = dict.fromkeys([*columns, *(column for column, _ in order)])
     return (
-        f"SELECT t.{quote(owner)}, {', '.join(columns)}"
+        f"SELECT t.{quote(owner)}, {', '.join(f'u.{column}' for column in columns)}"
         f" FROM {quote(through._meta.db_table)} t"
-        f" INNER JOIN {quote(target._meta.db_table)} u"
-        f" ON u.{quote(target._meta.pk.column)} = t.{quote(target_fk)}"
-        f" WHERE t.{quote(owner)} = ANY(%s)" + (f" ORDER BY {', '.join(order)}" if order else "")
+        f" CROSS JOIN LATERAL (SELECT {', '.join(read)} FROM {quote(target._meta.db_table)}"
+        f" WHERE {quote(target._meta.pk.column)} = t.{quote(target_fk)} LIMIT 1) u"
+        f" WHERE t.{quote(owner)} = ANY(%s)"
+        + (f" ORDER BY {', '.join(f'u.{c} {d}' for c, d in order)}" if order else "")
     )
 
 
