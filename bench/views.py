@@ -5,12 +5,10 @@ tasks with creator and assignees), mounted only by bench.settings.
   ModelSerializers for the people), select_related/prefetch_related, token authentication;
   no membership check, rate limits, filters or cursor links.
 * floor_task_list: the least any Django view can do for the same JSON: the token, the same two
-  queries (the page as `.values()` rows, the assignees in the API's own SQL), dicts built
-  inline, orjson.
+  queries as `.values()` rows, dicts built inline, orjson.
 """
 
 import orjson
-from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.generics import ListAPIView
@@ -22,13 +20,6 @@ from tenant_apps.tasks.selectors import task_list
 from tenant_apps.tasks.serializers import TaskSerializer
 
 PAGE_SIZE = 50
-# The page's assignees as the API reads them (saas/api/values: each person by primary key,
-# whatever the statistics), so that the floor pays for the same plan.
-ASSIGNEES_SQL = (
-    'SELECT t."task_id", u."id", u."email", u."full_name" FROM "tasks_task_assignees" t'
-    ' CROSS JOIN LATERAL (SELECT "id", "email", "full_name" FROM "accounts_user"'
-    ' WHERE "id" = t."user_id" LIMIT 1) u WHERE t."task_id" = ANY(%s) ORDER BY u."email" ASC'
-)
 PEOPLE = ("id", "email", "full_name")
 TASK_COLUMNS = (
     "id",
@@ -71,10 +62,12 @@ def floor_task_list(request):
         return JsonResponse({"detail": "Authentication credentials were not provided."}, status=401)
     rows = list(Task.objects.order_by("-created_at", "-id").values(*TASK_COLUMNS)[:PAGE_SIZE])
     assignees: dict[int, list] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(ASSIGNEES_SQL, [[row["id"] for row in rows]])
-        for task_id, *person in cursor.fetchall():
-            assignees.setdefault(task_id, []).append(dict(zip(PEOPLE, person, strict=True)))
+    for task_id, *person in (
+        Task.assignees.through.objects.filter(task_id__in=[row["id"] for row in rows])
+        .order_by("user__email")
+        .values_list("task_id", "user__id", "user__email", "user__full_name")
+    ):
+        assignees.setdefault(task_id, []).append(dict(zip(PEOPLE, person, strict=True)))
     results = [
         {
             "id": row["id"],
