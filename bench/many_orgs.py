@@ -5,9 +5,9 @@ catalogue's size per organization, migrate_schemas with nothing pending, and pg_
 
 Usage: DJANGO_SETTINGS_MODULE=saas.settings python -m bench.run --only many_orgs [--quick]
 (--quick: 50 organizations instead of 10,000, the memory pass serves all of them, no pg_dump.
-`BENCH_MANY_ORGS=N` provisions N instead of 10,000. Building a spare costs more the more
-organizations exist (the provisioning row gives it per thousand organizations): a full 10,000
-took 51 minutes on a 2-core machine.)
+`BENCH_MANY_ORGS=N` provisions N instead of 10,000. Building a spare costs somewhat more the
+more organizations exist (the provisioning row gives it per thousand organizations): a full
+10,000 took 22.5 minutes on a 2-core machine.)
 
 Databases of its own (never the development database; the names follow DATABASES' NAME):
   * `saas_bench_many_base`, the template: migrated, 10 organizations (`many-main`, the one
