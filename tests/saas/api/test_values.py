@@ -184,7 +184,8 @@ def test_the_people_are_looked_up_per_assignment_whatever_the_estimates(acme, ta
         plan = "\n".join(row[0] for row in cursor.fetchall())
 
     assert "Merge Join" not in plan and "Hash Join" not in plan, plan
-    assert re.search(r"Index Cond: \(id = t\.user_id\)", plan), plan
+    # Each person read for its assignment (by index, or a scan of a tiny analyzed table).
+    assert re.search(r"(Index Cond|Filter): \(id = t\.user_id\)", plan), plan
 
 
 def test_no_rows_need_no_query(acme, django_assert_num_queries):

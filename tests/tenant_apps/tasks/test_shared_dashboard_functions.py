@@ -63,16 +63,12 @@ SCHEMAS = ("probe_0012_a", "probe_0012_b")
 
 @pytest.fixture
 def probe_schemas(django_db_blocker):
-    """Two committed schemas, each with its own trigger function PROBE, as two organizations
-    before 0012; public has none. Dropped afterwards, with public's copy."""
+    """Two committed, empty schemas; public has no PROBE. Dropped afterwards, with public's
+    copy."""
     with django_db_blocker.unblock():
         with connection.cursor() as cursor:
             for schema in SCHEMAS:
                 cursor.execute(f"CREATE SCHEMA {schema}")
-                cursor.execute(
-                    f"CREATE FUNCTION {schema}.{PROBE}() RETURNS trigger LANGUAGE plpgsql"
-                    " AS $$ BEGIN RETURN NULL; END $$"
-                )
         try:
             yield
         finally:
@@ -82,31 +78,47 @@ def probe_schemas(django_db_blocker):
                 cursor.execute(f"DROP FUNCTION IF EXISTS public.{PROBE}()")
 
 
+def _migrate_from_scratch(cursor, schema: str, copy: str, migrated=None, release=None) -> None:
+    """What a new organization's migrations do in one transaction, on a small scale: a table,
+    the schema's own trigger function and a trigger naming it (0005), then 0012's steps."""
+    cursor.execute(f"SET LOCAL search_path = {schema}, public")
+    cursor.execute("CREATE TABLE probe (id int)")
+    cursor.execute(
+        f"CREATE FUNCTION {PROBE}() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN RETURN NULL; END $$"
+    )
+    trigger = "CREATE OR REPLACE TRIGGER probe AFTER INSERT ON probe REFERENCING NEW TABLE"
+    cursor.execute(f"{trigger} AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {PROBE}()")
+    cursor.execute(copy)
+    if migrated is not None:
+        migrated.set()
+        assert release.wait(TIMEOUT)
+    cursor.execute(f"{trigger} AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.{PROBE}()")
+    cursor.execute(f"DROP FUNCTION {PROBE}()")
+
+
 def test_organizations_migrated_at_once_create_the_public_copy_once(
     probe_schemas, django_db_blocker
 ):
     """The first migration creates the copy and holds the lock to its commit; the second,
     which found no copy before the lock, waits, then finds the committed one instead of
-    failing on a duplicate (as a check through the catalogue cache did)."""
+    failing on a duplicate (as a check through the catalogue cache did), and points its
+    trigger at it although it looked the name up before that copy existed."""
     copy = migration.to_public(f"'{PROBE}'")
-    created, release = threading.Event(), threading.Event()
+    migrated, release = threading.Event(), threading.Event()
 
     def first():
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL search_path = {SCHEMAS[0]}, public")
-            cursor.execute(copy)
-            created.set()
-            assert release.wait(TIMEOUT)
+            _migrate_from_scratch(cursor, SCHEMAS[0], copy, migrated, release)
 
     def second():
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL search_path = {SCHEMAS[1]}, public")
-            cursor.execute(copy)
+            _migrate_from_scratch(cursor, SCHEMAS[1], copy)
 
     with django_db_blocker.unblock():
         holder = Worker(first)
         holder.start()
-        assert created.wait(TIMEOUT)
+        assert migrated.wait(TIMEOUT)
         racer = Worker(second)
         racer.start()
         assert waits_on_a_lock(racer)
@@ -116,6 +128,11 @@ def test_organizations_migrated_at_once_create_the_public_copy_once(
             " WHERE p.proname = %s ORDER BY 1",
             [PROBE],
         )
+        triggers = _rows(
+            "SELECT n.nspname FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid"
+            " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE t.tgname = 'probe'"
+        )
 
     assert holder.error is None and racer.error is None, (holder.error, racer.error)
-    assert [schema for (schema,) in copies] == sorted(["public", *SCHEMAS])
+    assert [schema for (schema,) in copies] == ["public"]
+    assert [schema for (schema,) in triggers] == ["public", "public"]
