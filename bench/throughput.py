@@ -49,7 +49,7 @@ from rest_framework.test import APIClient  # noqa: E402
 
 from bench.core import Report, Row, interleaved  # noqa: E402
 from bench.data import EMAIL as SCALE_EMAIL  # noqa: E402
-from bench.data import ensure_scale_org  # noqa: E402
+from bench.data import ensure_scale_org, users_analyze  # noqa: E402
 from bench.http_load import LUA, Load, Server, wrk  # noqa: E402
 from saas.api.pagination import KeysetPagination  # noqa: E402
 from shared_apps.accounts.models import User  # noqa: E402
@@ -409,10 +409,8 @@ def run(report: Report, *, quick: bool) -> None:
         large, large_user = organization, admin
     else:
         large, large_user = ensure_scale_org(SCALE_TASKS), User.objects.get(email=SCALE_EMAIL)
-    # The users table's statistics as autovacuum keeps them: the reference views read the
-    # assignees by a plain join, whose plan depends on them (saas/api/values/serializer.py).
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE public.accounts_user")
+    # The reference views read the assignees by such a join (saas/api/values/serializer.py).
+    users_analyze()
     made: list = []
     tokens = {admin: _token(admin, made)}
     if large_user not in tokens:
