@@ -28,6 +28,7 @@ query counts. Then keyset pages against LIMIT/OFFSET at several depths, fresh qu
 import argparse
 import datetime
 import re
+import statistics
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ from shared_apps.accounts.services import user_create  # noqa: E402
 from shared_apps.organizations.models import Organization  # noqa: E402
 from tenant_apps.projects.models import Project  # noqa: E402
 from tenant_apps.tasks.apis import TaskViewSet  # noqa: E402
+from tenant_apps.tasks.filters import SEARCH_MIN_LENGTH, has_trigram  # noqa: E402
 from tenant_apps.tasks.models import Task  # noqa: E402
 from tenant_apps.tasks.services import task_create  # noqa: E402
 
@@ -73,6 +75,8 @@ QUERY_PINS = {
     "cursor page half way (-created_at)": 4,
     "task detail": 4,
 }
+# Terms of the search's spread (search_spread), from the large organization's titles.
+SPREAD_TERMS = 60
 # A user with no assignment anywhere: `?assignee=<id>` that matches nothing.
 NOBODY_EMAIL = "tl-nobody@bench.example.com"
 
@@ -192,6 +196,29 @@ def search_terms(tasks: int, middle_id: int) -> dict[str, str]:
     common = [(n, term) for term, n in counts.items() if PAGE <= n < cap and term in words]
     page = max(common or [(counts[term], term) for term in words])[1]
     return {"few": few, "page": page}
+
+
+def spread_terms(count: int) -> list[str]:
+    """`count` search terms as users type them, from the current organization's titles: runs
+    of 1, 2 and 3 consecutive words (in turn) of titles at evenly spaced ids, each a term the
+    API accepts, no two alike. Deterministic: the same data gives the same terms."""
+    ids = Task.objects.order_by("id").values_list("id", flat=True)
+    low, high = ids[:1][0], ids.reverse()[:1][0]
+    terms: list[str] = []
+    for step in range(10 * count):
+        if len(terms) == count:
+            break
+        at = low + (high - low) * (step % count) // count + step // count
+        title = Task.objects.filter(id__gte=at).order_by("id").values_list("title", flat=True)
+        words = (title.first() or "").split()
+        size = 1 + len(terms) % 3
+        if len(words) < size:
+            continue
+        first = step % (len(words) - size + 1)
+        term = " ".join(words[first : first + size])
+        if len(term) >= SEARCH_MIN_LENGTH and has_trigram(term) and term not in terms:
+            terms.append(term)
+    return terms
 
 
 def sort_expression(ordering: str):
@@ -410,6 +437,8 @@ def run(report: Report, *, quick: bool) -> None:
                 report.note(f"task list: matches added to {small.slug} (task_create): {added}")
             report.note(f"task list: search terms from {large.slug}'s titles: {big.terms}")
             scenarios(report, big, little, runs=runs, quick=quick)
+            if not quick:
+                search_spread(report, big, little, runs=5)
             with tenant_context(large):
                 keyset_against_offset(report, big, runs=runs, quick=quick)
     finally:
@@ -501,6 +530,82 @@ def scenarios(report: Report, big: Subject, little: Subject, *, runs: int, quick
                 deterministic=True,
             )
         )
+
+
+def search_spread(report: Report, big: Subject, little: Subject, *, runs: int) -> None:
+    """The search at scale beyond the two pinned terms: SPREAD_TERMS terms from the large
+    organization's titles (spread_terms), each sent to both organizations as `?search=`, and
+    each request's page query timed on both (fresh queries, p50 of `runs`). Information,
+    without a target: where one term's cost sits among the others (docs/PERFORMANCE.md
+    "Search"). The small organization's pages hold fewer rows (its matches are not topped
+    up here), so only the page query is compared, not the whole request. One deterministic
+    row: no term's plan reads the task table by a sequential scan."""
+    with tenant_context(big.organization):
+        terms = spread_terms(SPREAD_TERMS)
+    measured = []
+    scans = {}
+    for term in terms:
+        path = f"/api/tasks/?{urlencode({'search': term})}"
+        large, small = probe(big, path), probe(little, path)
+        sql_large, sql_small = interleaved(
+            large.run_sql, small.run_sql, runs, prepare=(large.enter_schema, small.enter_schema)
+        )
+        with tenant_context(big.organization):
+            plan = explain(large.page_sql)
+            if plan.sequential_scans():
+                scans[term] = plan.sequential_scans()
+            matches = (
+                Task.objects.filter(title__icontains=term).values("id")[: big.tasks // 10].count()
+            )
+        measured.append(
+            {
+                "term": term,
+                "words": len(term.split()),
+                "matches": matches,
+                "ms": round(sql_large.p50, 3),
+                "reference_ms": round(sql_small.p50, 3),
+                "indexes": plan.indexes(),
+            }
+        )
+    measured.sort(key=lambda one: one["ms"])
+    large_ms = [one["ms"] for one in measured]
+    small_ms = sorted(one["reference_ms"] for one in measured)
+    tenth = round(0.9 * (len(measured) - 1))
+    prefix = f"search, {len(measured)} terms from its titles (1 to 3 words): page query"
+    for name, value, reference, details in (
+        ("median of the terms", statistics.median(large_ms), statistics.median(small_ms), {}),
+        ("90th percentile of the terms", large_ms[tenth], small_ms[tenth], {}),
+        (
+            "slowest term",
+            measured[-1]["ms"],
+            measured[-1]["reference_ms"],
+            {"term": measured[-1]["term"], "matches": measured[-1]["matches"]},
+        ),
+    ):
+        report.add(
+            Row(
+                section=f"{SECTION} SQL",
+                scenario=f"{prefix}, {name}",
+                value=value,
+                unit="ms",
+                reference=reference,
+                reference_name=label(little.tasks),
+                details={**details, "terms": measured} if name == "slowest term" else details,
+            )
+        )
+    report.add(
+        Row(
+            section=SECTION,
+            scenario=f"search, {len(measured)} terms from its titles: plans reading tasks_task "
+            "by a sequential scan",
+            value=len(scans),
+            unit="plans",
+            target="0",
+            passed=not scans,
+            deterministic=True,
+            details={"scans": scans},
+        )
+    )
 
 
 def scan_row(scans: dict[str, list[str]], *, checked: int, quick: bool, tasks: int) -> Row:

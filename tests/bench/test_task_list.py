@@ -78,6 +78,46 @@ def test_search_terms_come_from_the_titles(subject):
     assert subject.project_id == project_id
 
 
+@pytest.fixture
+def worded(subject, acme_manager) -> task_list.Subject:
+    """`subject` with two titles long enough for terms of three words."""
+    with tenant_context(subject.organization):
+        project = Task.objects.select_related("project").first().project
+    for title in ("Fix the login page", "Plan the sales review meeting"):
+        make_task(subject.organization, project=project, created_by=acme_manager, title=title)
+    return subject
+
+
+def test_spread_terms_are_runs_of_one_to_three_words_the_api_accepts(worded):
+    with tenant_context(worded.organization):
+        terms = task_list.spread_terms(6)
+        again = task_list.spread_terms(6)
+        titles = list(Task.objects.values_list("title", flat=True))
+
+    assert terms == again  # the same data, the same terms
+    assert len(terms) == len(set(terms)) == 6
+    assert [len(term.split()) for term in terms] == [1, 2, 3, 1, 2, 3]
+    assert all(any(term in title for title in titles) for term in terms)
+    for term in terms:
+        assert worded.client.get("/api/tasks/", {"search": term}).status_code == 200
+
+
+def test_the_search_spread_times_every_term_on_both_sides(worded, monkeypatch):
+    monkeypatch.setattr(task_list, "SPREAD_TERMS", 4)
+    report = Report(quick=False)
+
+    task_list.search_spread(report, worded, worded, runs=1)
+
+    rows = {row.scenario.split(": ", 1)[-1]: row for row in report.rows}
+    slowest = rows["page query, slowest term"]
+    assert len(slowest.details["terms"]) == 4
+    assert all(one["ms"] > 0 and one["reference_ms"] > 0 for one in slowest.details["terms"])
+    assert slowest.value == max(one["ms"] for one in slowest.details["terms"])
+    assert rows["page query, median of the terms"].value <= slowest.value
+    assert "plans reading tasks_task by a sequential scan" in rows
+    assert rows["plans reading tasks_task by a sequential scan"].deterministic
+
+
 def test_a_sequential_scan_fails_even_a_quick_run():
     report = Report(quick=True)
     failing = report.add(
