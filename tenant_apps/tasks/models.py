@@ -3,6 +3,7 @@
 import datetime
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Coalesce, Replace, Upper
@@ -43,6 +44,16 @@ def title_search_key(text: models.Expression) -> Upper:
 
 
 TITLE_SEARCH_KEY = title_search_key(models.F("title"))
+
+# `?search=`'s index for phrases (tenant_apps/tasks/filters.py): where the title's words meet,
+# the end of one word and the start of the next at 3 or 5 characters each
+# (public.word_junctions, shared_apps/accounts/migrations/0006). A phrase's junction is about
+# as rare as the phrase, where each trigram of its words may be in a tenth of the titles.
+TITLE_JUNCTIONS = models.Func(
+    Upper(models.F("title")),
+    function="public.word_junctions",
+    output_field=ArrayField(models.TextField()),
+)
 
 
 class Task(Trashable):
@@ -122,6 +133,8 @@ class Task(Trashable):
             # `?search=`: a LIKE on the search key, which pg_trgm's trigrams of the same
             # expression answer (tenant_apps/tasks/filters.py).
             GinIndex(OpClass(TITLE_SEARCH_KEY, name="gin_trgm_ops"), name="tasks_title_key_trgm"),
+            # `?search=` of a phrase: its words' junction among the title's (filters.py).
+            GinIndex(TITLE_JUNCTIONS, name="tasks_title_junctions"),
         ]
 
     def __str__(self):

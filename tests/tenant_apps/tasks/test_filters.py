@@ -15,6 +15,7 @@ from tenant_apps.tasks.filters import (
     SEARCH_NO_WORD,
     SEARCH_TOO_SHORT,
     has_trigram,
+    phrase_junction,
 )
 from tenant_apps.tasks.models import TITLE_SEARCH_SPACE, Task
 from tests.factories import client_for, make_project, make_task
@@ -159,25 +160,134 @@ def test_search_is_answered_from_the_trigram_index(acme, acme_manager, project, 
     assert not plan.sequential_scans()
 
 
-@pytest.mark.parametrize("term", ["login sales", "fix login sales", "Fix Login"])
-def test_a_phrase_is_looked_up_by_its_trigrams_across_spaces(
-    acme, acme_manager, project, member_client, term
-):
-    """The index's key joins the words (spaces become "0"), so the phrase's condition holds
-    the trigrams across each space ("X0L", "N0S"): the words must stand next to each other
-    in the index already, not only each somewhere in the title."""
-    make_task(acme, project=project, created_by=acme_manager, title="Fix login sales")
-    sql = _page_sql(member_client, {"search": term})
-
-    with tenant_context(acme), transaction.atomic(), connection.cursor() as cursor:
+def _first_index_scan(client, term: str) -> dict:
+    """The plan node of the index the page query of `?search=<term>` starts from."""
+    sql = _page_sql(client, {"search": term})
+    with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_indexscan = off")
         cursor.execute("SET LOCAL enable_indexonlyscan = off")
         plan = explain(sql, index_only=True)
+    return next(node for node in plan.nodes() if node.get("Index Name"))
+
+
+@pytest.mark.parametrize(
+    ("term", "element"),
+    [
+        ("login sales", "55:LOGIN SALES"),
+        ("fix login sales", "55:LOGIN SALES"),  # the junction with the most characters
+        ("Fix Login", "35:FIX LOGIN"),  # "fix" may end a longer word: 3 characters known
+        ("the design team", "35:THE DESIG"),  # a tie: the first
+        ("sign up now", "35:IGN UP"),  # "up" is whole inside the phrase: 5 characters
+    ],
+)
+def test_a_phrase_is_looked_up_by_the_junction_of_its_words(
+    acme, acme_manager, project, member_client, term, element
+):
+    """A phrase's junction (where two of its words meet) is about as rare as the phrase,
+    where each of its words' trigrams may be in a tenth of the titles."""
+    make_task(acme, project=project, created_by=acme_manager, title="Fix login sales")
+
+    with tenant_context(acme), transaction.atomic():
+        index_scan = _first_index_scan(member_client, term)
         transaction.set_rollback(True)
 
-    index_scan = next(node for node in plan.nodes() if node.get("Index Name"))
+    assert index_scan["Index Name"] == "tasks_title_junctions"
+    assert element in index_scan["Index Cond"]
+
+
+@pytest.mark.parametrize("term", ["fix ui", "up legacy", "report", "a  b"])
+def test_a_term_without_a_usable_junction_is_looked_up_by_its_trigrams(
+    acme, acme_manager, project, member_client, term
+):
+    """A single word, or a phrase whose only junctions touch a first or last word under 3
+    characters (which may be the end or the start of any longer word)."""
+    make_task(acme, project=project, created_by=acme_manager, title="Fix login sales")
+
+    with tenant_context(acme), transaction.atomic():
+        index_scan = _first_index_scan(member_client, term)
+        transaction.set_rollback(True)
+
     assert index_scan["Index Name"] == "tasks_title_key_trgm"
     assert f"'%{term.upper().replace(' ', '0')}%'" in index_scan["Index Cond"]
+
+
+@pytest.mark.parametrize(
+    ("term", "junction"),
+    [
+        ("login sales", (0, 5, 5)),
+        ("fix login sales", (1, 5, 5)),
+        ("Fix Login", (0, 3, 5)),
+        ("fix log", (0, 3, 3)),
+        ("the design team", (0, 3, 5)),
+        ("page for Q3", (0, 3, 5)),
+        ("sign up now", (0, 3, 5)),
+        ("fix ui", None),
+        ("up legacy", None),
+        ("a  b", None),
+        ("report", None),
+    ],
+)
+def test_phrase_junction_counts_only_the_characters_the_term_fixes(term, junction):
+    assert phrase_junction(term) == junction
+
+
+TITLES = [
+    "Fix login sales",
+    "Fix login sales report",
+    "prefix loginsales",
+    "Prefix login salesforce sync",
+    "Fix  login sales",  # a double space
+    " Fix login sales",  # a leading space
+    "Fix login, sales",
+    "Fix login for sales",
+    "fix0login sales",
+    "Straße prüfen und Ölwechsel planen",
+    "Review 50% of the up-front costs",
+    "Set up a new_user flow",
+    "Sign up now",
+    "the design team review",
+    "update the design team page for Q3",
+]
+
+
+def _terms(titles: list[str]) -> set[str]:
+    """Every run of whole words of each title, and each with its first word's start and its
+    last word's end cut off (a term may begin or end inside a word), that the API accepts."""
+    terms = set()
+    for title in titles:
+        words = title.split(" ")
+        for first in range(len(words)):
+            for last in range(first + 1, len(words) + 1):
+                run = words[first:last]
+                for cut_start in (0, 1, 2):
+                    for cut_end in (0, 1, 2):
+                        parts = list(run)
+                        parts[0] = parts[0][cut_start:]
+                        parts[-1] = parts[-1][: len(parts[-1]) - cut_end]
+                        term = " ".join(parts).strip()
+                        if len(term) >= 3 and has_trigram(term):
+                            terms.add(term)
+    return terms | {"sales login", "fix login sales report now", "LOGIN  SALES"}
+
+
+def test_search_finds_exactly_the_titles_that_contain_the_term(
+    acme, acme_manager, project, member_client
+):
+    """Either index, the same rows as a plain case-insensitive LIKE over every title."""
+    for title in TITLES:
+        make_task(acme, project=project, created_by=acme_manager, title=title)
+    terms = _terms(TITLES)
+    with tenant_context(acme):
+        expected = {
+            term: sorted(Task.objects.filter(title__icontains=term).values_list("id", flat=True))
+            for term in terms
+        }
+
+    found = {term: sorted(_ids(member_client.get(TASKS_URL, {"search": term}))) for term in terms}
+
+    assert len(terms) > 400
+    assert sum(1 for term in terms if phrase_junction(term)) > 200
+    assert found == expected
 
 
 def test_a_phrase_matches_only_titles_holding_it_word_for_word(
