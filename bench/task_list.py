@@ -23,6 +23,8 @@ tasks_task_assignees by a sequential scan (in quick mode with sequential scans d
 i.e. "an index can serve it", since a small table is rightly read whole); no list query uses
 OFFSET or COUNT(*); the list, a filtered list, a deep page and the detail stay within their
 query counts. Then keyset pages against LIMIT/OFFSET at several depths, fresh queries each run.
+A full run also times 60 search terms from the large organization's titles on both
+(search_spread): where the two pinned terms sit among the others.
 """
 
 import argparse

@@ -10,8 +10,8 @@ taken whole). A phrase's junction is one of these whatever longer words its firs
 words are parts of, which is what lets a GIN index look it up (tenant_apps/tasks/filters.py).
 
 Generic text processing: it knows no table. IMMUTABLE, as an index expression must be (it
-reads nothing but its argument). PL/pgSQL: 6 µs per title here, against 30 µs for the same
-as one SQL statement (unnest and aggregate per row).
+reads nothing but its argument). PL/pgSQL: about five times faster, over 100,000 titles by
+hand, than the same as one SQL statement (which unnests and aggregates for every title).
 """
 
 from django.db import migrations

@@ -1,6 +1,8 @@
 """shared_apps/accounts/migrations/0006: public.word_junctions, the phrase search's index
 expression, gives every junction of neighbouring words at 3 and 5 characters each side."""
 
+import itertools
+
 import pytest
 from django.db import connection
 
@@ -18,7 +20,7 @@ def _expected(text: str) -> list[str]:
     words = text.split(" ")
     return [
         f"{end}{start}:{first[-end:]} {second[:start]}"
-        for first, second in zip(words, words[1:])
+        for first, second in itertools.pairwise(words)
         for end in (3, 5)
         for start in (3, 5)
     ]
