@@ -59,7 +59,11 @@ from shared_apps.accounts.services import user_create  # noqa: E402
 from shared_apps.organizations.models import Organization  # noqa: E402
 from tenant_apps.projects.models import Project  # noqa: E402
 from tenant_apps.tasks.apis import TaskViewSet  # noqa: E402
-from tenant_apps.tasks.filters import SEARCH_MIN_LENGTH, has_trigram  # noqa: E402
+from tenant_apps.tasks.filters import (  # noqa: E402
+    SEARCH_MAX_LENGTH,
+    SEARCH_MIN_LENGTH,
+    has_trigram,
+)
 from tenant_apps.tasks.models import Task  # noqa: E402
 from tenant_apps.tasks.services import task_create  # noqa: E402
 
@@ -218,7 +222,8 @@ def spread_terms(count: int) -> list[str]:
             continue
         first = step % (len(words) - size + 1)
         term = " ".join(words[first : first + size])
-        if len(term) >= SEARCH_MIN_LENGTH and has_trigram(term) and term not in terms:
+        accepted = SEARCH_MIN_LENGTH <= len(term) <= SEARCH_MAX_LENGTH and has_trigram(term)
+        if accepted and term not in terms:
             terms.append(term)
     return terms
 

@@ -10,7 +10,10 @@ taken whole). A phrase's junction is one of these whatever longer words its firs
 words are parts of, which is what lets a GIN index look it up (tenant_apps/tasks/filters.py).
 
 Generic text processing: it knows no table. IMMUTABLE, as an index expression must be (it
-reads nothing but its argument). PL/pgSQL: about five times faster, over 100,000 titles by
+reads nothing but its argument). So never change its body in place: every organization's index
+holds the elements of the old one, and a search with the new one would miss rows; a new rule
+needs a new function and new indexes. Rolling this migration back needs the organizations'
+`tasks 0013` rolled back first (their indexes depend on the function), as with pg_trgm (0003). PL/pgSQL: about five times faster, over 100,000 titles by
 hand, than the same as one SQL statement (which unnests and aggregates for every title).
 """
 
